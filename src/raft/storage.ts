@@ -1,0 +1,144 @@
+import {
+  LogCompactedError,
+  LogUnavailableError,
+  SnapshotOutOfDateError,
+  invariant,
+} from "./errors.ts";
+import {
+  type ConfState,
+  EMPTY_CONF_STATE,
+  EMPTY_HARD_STATE,
+  type Entry,
+  EntryType,
+  type HardState,
+  type Snapshot,
+} from "./types.ts";
+import { limitEntriesBySize } from "./util.ts";
+
+/**
+ * The read side of the durable log that the caller keeps for the core (etcd's raft.Storage).
+ * The core never writes through it: the caller writes what `Ready` hands out, then the core
+ * reads it back here. Errors are thrown as LogCompactedError / LogUnavailableError /
+ * SnapshotTemporarilyUnavailableError.
+ */
+export interface LogStorage {
+  initialState(): { hardState: HardState; confState: ConfState };
+  /** Entries in [low, high), at least one if any, then as many as fit in maxBytes. */
+  entries(low: number, high: number, maxBytes: number): Entry[];
+  /** The term of the entry at `index`; firstIndex()-1 is answered from the snapshot. */
+  term(index: number): number;
+  firstIndex(): number;
+  lastIndex(): number;
+  snapshot(): Snapshot;
+}
+
+const DUMMY_ENTRY_DATA = new Uint8Array(0);
+
+/**
+ * A LogStorage held in memory, also the write side for callers that keep their log in memory
+ * and make it durable elsewhere (the WAL). `entries[0]` is a dummy standing for the snapshot:
+ * its index and term are the snapshot's.
+ */
+export class MemoryStorage implements LogStorage {
+  private hardState: HardState = EMPTY_HARD_STATE;
+  private currentSnapshot: Snapshot = {
+    metadata: { index: 0, term: 0, confState: EMPTY_CONF_STATE },
+    data: DUMMY_ENTRY_DATA,
+  };
+  private log: Entry[] = [dummyEntry(0, 0)];
+
+  /** `initialConfState` is the membership of a new cluster (empty for a member that joins later). */
+  constructor(initialConfState: ConfState = EMPTY_CONF_STATE) {
+    this.currentSnapshot = { ...this.currentSnapshot, metadata: { index: 0, term: 0, confState: initialConfState } };
+  }
+
+  initialState(): { hardState: HardState; confState: ConfState } {
+    return { hardState: this.hardState, confState: this.currentSnapshot.metadata.confState };
+  }
+
+  setHardState(hardState: HardState): void {
+    this.hardState = hardState;
+  }
+
+  entries(low: number, high: number, maxBytes: number): Entry[] {
+    const offset = this.offset();
+    if (low <= offset) throw new LogCompactedError(low);
+    if (high > this.lastIndex() + 1) throw new LogUnavailableError(high - 1);
+    if (this.log.length === 1) throw new LogUnavailableError(low);
+    return limitEntriesBySize(this.log.slice(low - offset, high - offset), maxBytes);
+  }
+
+  term(index: number): number {
+    const offset = this.offset();
+    if (index < offset) throw new LogCompactedError(index);
+    if (index - offset >= this.log.length) throw new LogUnavailableError(index);
+    return this.log[index - offset]!.term;
+  }
+
+  firstIndex(): number {
+    return this.offset() + 1;
+  }
+
+  lastIndex(): number {
+    return this.offset() + this.log.length - 1;
+  }
+
+  snapshot(): Snapshot {
+    return this.currentSnapshot;
+  }
+
+  /** Replaces everything with the snapshot (a follower installing the leader's snapshot). */
+  applySnapshot(snapshot: Snapshot): void {
+    const current = this.currentSnapshot.metadata.index;
+    if (snapshot.metadata.index <= current) {
+      throw new SnapshotOutOfDateError(snapshot.metadata.index, current);
+    }
+    this.currentSnapshot = snapshot;
+    this.log = [dummyEntry(snapshot.metadata.index, snapshot.metadata.term)];
+  }
+
+  /**
+   * Records a snapshot of the state machine as of `index` (which must be applied), so that
+   * the log before it can be compacted and lagging followers sent the snapshot instead.
+   */
+  createSnapshot(index: number, confState: ConfState, data: Uint8Array): Snapshot {
+    const current = this.currentSnapshot.metadata.index;
+    if (index <= current) throw new SnapshotOutOfDateError(index, current);
+    invariant(index <= this.lastIndex(), () => `snapshot ${index} past last index ${this.lastIndex()}`);
+    const term = this.term(index);
+    this.currentSnapshot = { metadata: { index, term, confState }, data };
+    return this.currentSnapshot;
+  }
+
+  /** Drops entries before `compactIndex`; that entry becomes the new dummy. */
+  compact(compactIndex: number): void {
+    const offset = this.offset();
+    if (compactIndex <= offset) throw new LogCompactedError(compactIndex);
+    invariant(compactIndex <= this.lastIndex(), () => `compact ${compactIndex} past last index`);
+    const kept = this.log.slice(compactIndex - offset);
+    const first = kept[0]!;
+    kept[0] = dummyEntry(first.index, first.term);
+    this.log = kept;
+  }
+
+  /** Appends entries, replacing any conflicting suffix (entries must be contiguous). */
+  append(entries: readonly Entry[]): void {
+    if (entries.length === 0) return;
+    const first = this.firstIndex();
+    const last = entries[0]!.index + entries.length - 1;
+    if (last < first) return; // all already compacted
+    const toAppend = first > entries[0]!.index ? entries.slice(first - entries[0]!.index) : entries;
+    const start = toAppend[0]!.index - this.offset();
+    invariant(start <= this.log.length, () => `missing log entries: last ${this.lastIndex()}, appending ${toAppend[0]!.index}`);
+    if (start < this.log.length) this.log.length = start;
+    for (const entry of toAppend) this.log.push(entry);
+  }
+
+  private offset(): number {
+    return this.log[0]!.index;
+  }
+}
+
+function dummyEntry(index: number, term: number): Entry {
+  return { index, term, type: EntryType.Normal, data: DUMMY_ENTRY_DATA };
+}
