@@ -25,3 +25,9 @@ export function limitEntriesBySize<T extends readonly Entry[]>(entries: T, maxBy
   }
   return count === entries.length ? entries : (entries.slice(0, count) as unknown as T);
 }
+
+export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}

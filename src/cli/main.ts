@@ -1,0 +1,43 @@
+// The qmesh command line. Each issue adds its commands here.
+import { readFileSync } from "node:fs";
+import { Command, CommanderError } from "commander";
+import { runDemo } from "../sim/demo.ts";
+
+const packageJson = JSON.parse(
+  readFileSync(new URL("../../package.json", import.meta.url), "utf8"),
+) as { version: string };
+
+function buildProgram(): Command {
+  const program = new Command("qmesh")
+    .description("qmesh: a replicated, strongly consistent key-value store")
+    .version(packageJson.version)
+    .showHelpAfterError("(run `qmesh --help` for the commands)")
+    .exitOverride();
+  program
+    .command("demo")
+    .description(
+      "run a 3-member cluster of the real Raft core in the deterministic simulator and narrate it",
+    )
+    .option("--seed <n>", "simulation seed (the same seed replays the same run)", "1")
+    .action((options: { seed: string }) => {
+      const seed = Number(options.seed);
+      if (!Number.isInteger(seed) || seed < 0) {
+        throw new CommanderError(2, "qmesh.seed", `--seed must be a non-negative integer, got "${options.seed}"`);
+      }
+      runDemo(seed, (line) => process.stdout.write(`${line}\n`));
+    });
+  return program;
+}
+
+try {
+  await buildProgram().parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) {
+    if (error.code !== "commander.helpDisplayed" && error.code !== "commander.version" && error.exitCode !== 0) {
+      if (error.code.startsWith("qmesh.")) process.stderr.write(`qmesh: ${error.message}\n`);
+      process.exit(error.exitCode === 1 ? 2 : error.exitCode);
+    }
+    process.exit(0);
+  }
+  throw error;
+}
