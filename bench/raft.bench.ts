@@ -4,6 +4,8 @@
 import { parseArgs } from "node:util";
 import v8 from "node:v8";
 import {
+  decodeConfChange,
+  EntryType,
   type Message,
   MemoryStorage,
   type RaftConfig,
@@ -31,7 +33,7 @@ class Cluster {
 
   constructor(overrides: Partial<RaftConfig>) {
     for (const id of VOTERS) {
-      const storage = new MemoryStorage({ voters: VOTERS, votersOutgoing: [], learners: [], learnersNext: [], autoLeave: false });
+      const storage = new MemoryStorage({ voters: VOTERS });
       const node = new RawNode({ id, storage, random: new SeededRandom(id), ...overrides });
       this.members.set(id, { node, storage });
     }
@@ -67,13 +69,17 @@ class Cluster {
     if (ready.entries.length > 0) member.storage.append(ready.entries);
     if (ready.hardState !== null) member.storage.setHardState(ready.hardState);
     for (const message of ready.messagesAfterPersist) this.inbox.push(message);
-    if (id === 1) this.appliedOnLeader += ready.committedEntries.length;
+    for (const entry of ready.committedEntries) {
+      if (entry.type === EntryType.ConfChange) member.node.applyConfChange(decodeConfChange(entry.data));
+      else if (id === 1) this.appliedOnLeader++;
+    }
     member.node.advance();
   }
 }
 
 function run(batchEntries: number, totalEntries: number, overrides: Partial<RaftConfig>): BenchResult {
   const cluster = new Cluster(overrides);
+  cluster.settle(); // apply the bootstrap membership entries
   cluster.leader.campaign();
   cluster.settle();
   const payloads: Uint8Array[] = [];

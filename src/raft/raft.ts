@@ -5,6 +5,7 @@ import { RaftLog } from "./log.ts";
 import { ReadOnlyQueue } from "./read_only.ts";
 import { ProgressTracker } from "./tracker/index.ts";
 import {
+  BOOTSTRAP_TERM,
   type Entry,
   EntryType,
   type HardState,
@@ -100,7 +101,9 @@ export class Raft {
     this.tracker.progress = restored.progress;
     this.isLearner = this.tracker.progress.get(this.id)?.isLearner ?? false;
     if (hardState.term > 0) this.loadHardState(hardState);
-    if (this.config.checkQuorum && hardState.term > 0) {
+    // Heartbeat acks wait for their term to be durable, so a member restarting above the
+    // bootstrap term may have promised a leader not to vote: keep that promise.
+    if (this.config.checkQuorum && hardState.term > BOOTSTRAP_TERM) {
       this.voteGuardUntilTick = this.config.electionTimeoutTicks;
     }
     this.becomeFollower(this.term, NONE);
@@ -131,8 +134,11 @@ export class Raft {
     const forwarded = fields.type === MessageType.Propose || fields.type === MessageType.ReadIndex;
     const outgoing = message({ from: this.id, term: forwarded ? 0 : this.term, ...fields });
     const type = outgoing.type;
+    // Votes and acks speak for durable state; a heartbeat ack is a lease promise made in a term
+    // that must survive a crash (see voteGuardUntilTick).
     const dependsOnPersist =
       type === MessageType.AppendResponse ||
+      type === MessageType.HeartbeatResponse ||
       type === MessageType.RequestVoteResponse ||
       type === MessageType.RequestPreVoteResponse;
     // A pre-vote response or a vote request names a term we may not have stored; the term in

@@ -4,13 +4,19 @@ import {
   SnapshotOutOfDateError,
   invariant,
 } from "./errors.ts";
+import { encodeConfChange } from "./confchange/index.ts";
 import {
+  BOOTSTRAP_TERM,
+  type ConfChangeSingle,
+  ConfChangeType,
   type ConfState,
   EMPTY_CONF_STATE,
   EMPTY_HARD_STATE,
   type Entry,
   EntryType,
   type HardState,
+  NONE,
+  type NodeId,
   type Snapshot,
 } from "./types.ts";
 import { limitEntriesBySize } from "./util.ts";
@@ -47,9 +53,23 @@ export class MemoryStorage implements LogStorage {
   };
   private log: Entry[] = [dummyEntry(0, 0)];
 
-  /** `initialConfState` is the membership of a new cluster (empty for a member that joins later). */
-  constructor(initialConfState: ConfState = EMPTY_CONF_STATE) {
-    this.currentSnapshot = { ...this.currentSnapshot, metadata: { index: 0, term: 0, confState: initialConfState } };
+  /**
+   * A member of a new cluster passes the cluster's initial membership; a member that joins an
+   * existing cluster passes nothing. As etcd's Bootstrap does, the initial membership is written
+   * as the first log entries (term 1, committed), so that members joining later learn it from
+   * the log like any other conf change.
+   */
+  constructor(initialMembers?: { voters: readonly NodeId[]; learners?: readonly NodeId[] }) {
+    if (initialMembers === undefined) return;
+    const changes: ConfChangeSingle[] = [
+      ...initialMembers.voters.map((nodeId) => ({ type: ConfChangeType.AddNode, nodeId })),
+      ...(initialMembers.learners ?? []).map((nodeId) => ({ type: ConfChangeType.AddLearnerNode, nodeId })),
+    ];
+    changes.forEach((change, i) => {
+      const data = encodeConfChange({ transition: 0, changes: [change], context: DUMMY_ENTRY_DATA });
+      this.log.push({ term: BOOTSTRAP_TERM, index: i + 1, type: EntryType.ConfChange, data });
+    });
+    this.hardState = { term: BOOTSTRAP_TERM, vote: NONE, commit: changes.length };
   }
 
   initialState(): { hardState: HardState; confState: ConfState } {

@@ -50,19 +50,23 @@ export class TestCluster {
     options: { learners?: NodeId[]; config?: Partial<RaftConfig> } = {},
   ) {
     this.config = options.config ?? {};
-    const initial = confState(voters, options.learners ?? []);
+    const initial = { voters, learners: options.learners ?? [] };
     for (const id of [...voters, ...(options.learners ?? [])]) this.add(id, initial);
+    this.settle(); // apply the bootstrap entries, so every member knows the membership
   }
 
-  /** Adds a member; `initial` is its starting membership (empty for one that joins later). */
-  add(id: NodeId, initial: ConfState = confState([])): TestMember {
+  /**
+   * Adds a member. `initial` is the membership of a new cluster (written to its log as in
+   * etcd's Bootstrap); a member that joins later passes nothing and learns it from the leader.
+   */
+  add(id: NodeId, initial?: { voters: NodeId[]; learners: NodeId[] }): TestMember {
     const storage = new MemoryStorage(initial);
     const member: TestMember = {
       node: this.newNode(id, storage, 0),
       storage,
       applied: [],
       readStates: [],
-      confState: initial,
+      confState: confState([]),
       crashed: false,
     };
     this.members.set(id, member);

@@ -23,6 +23,9 @@ export interface HardState {
   readonly commit: number;
 }
 
+/** The term of a new cluster's bootstrap entries; elections start above it. */
+export const BOOTSTRAP_TERM = 1;
+
 export const EMPTY_HARD_STATE: HardState = { term: 0, vote: NONE, commit: 0 };
 
 /**
