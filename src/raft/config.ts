@@ -105,10 +105,17 @@ export function resolveConfig(config: RaftConfig): ResolvedRaftConfig {
   }
   if (resolved.maxInflightMessages < 1) fail("maxInflightMessages must be at least 1");
   if (resolved.maxMessageBytes < 1) fail("maxMessageBytes must be at least 1");
-  if (resolved.leaseReads && !resolved.checkQuorum && !resolved.testingKnobs.leaseReadsWithoutCheckQuorum) {
+  if (
+    resolved.leaseReads &&
+    !resolved.checkQuorum &&
+    !resolved.testingKnobs.leaseReadsWithoutCheckQuorum
+  ) {
     fail("leaseReads requires checkQuorum (otherwise a deposed leader serves stale reads)");
   }
-  if (resolved.maxClockDriftTicks < 0 || resolved.maxClockDriftTicks >= resolved.electionTimeoutTicks) {
+  if (
+    resolved.maxClockDriftTicks < 0 ||
+    resolved.maxClockDriftTicks >= resolved.electionTimeoutTicks
+  ) {
     fail("maxClockDriftTicks must be in [0, electionTimeoutTicks)");
   }
   return resolved;

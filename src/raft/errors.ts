@@ -27,8 +27,13 @@ export class SnapshotTemporarilyUnavailableError extends Error {
 /** A snapshot older than the one storage already has. */
 export class SnapshotOutOfDateError extends Error {
   override readonly name = "SnapshotOutOfDateError";
-  constructor(readonly snapshotIndex: number, readonly currentIndex: number) {
-    super(`raft: snapshot at index ${snapshotIndex} is older than the current one at ${currentIndex}`);
+  constructor(
+    readonly snapshotIndex: number,
+    readonly currentIndex: number,
+  ) {
+    super(
+      `raft: snapshot at index ${snapshotIndex} is older than the current one at ${currentIndex}`,
+    );
   }
 }
 

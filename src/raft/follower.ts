@@ -7,7 +7,8 @@ export function stepFollower(raft: Raft, message: Message): void {
   switch (message.type) {
     case MessageType.Propose:
       if (raft.leader === NONE) raft.dropProposal("no leader is known");
-      if (raft.config.disableProposalForwarding) raft.dropProposal("proposal forwarding is disabled");
+      if (raft.config.disableProposalForwarding)
+        raft.dropProposal("proposal forwarding is disabled");
       raft.send({ type: MessageType.Propose, to: raft.leader, entries: message.entries });
       return;
     case MessageType.Append:
@@ -27,7 +28,12 @@ export function stepFollower(raft: Raft, message: Message): void {
       return;
     case MessageType.ReadIndex:
       if (raft.leader === NONE) return; // the caller's read times out and is retried
-      raft.send({ type: MessageType.ReadIndex, to: raft.leader, index: message.index, context: message.context });
+      raft.send({
+        type: MessageType.ReadIndex,
+        to: raft.leader,
+        index: message.index,
+        context: message.context,
+      });
       return;
     case MessageType.ReadIndexResponse:
       raft.readStates.push({ index: message.index, requestId: message.context });
@@ -70,7 +76,12 @@ function handleAppend(raft: Raft, message: Message): void {
     raft.send({ type: MessageType.AppendResponse, to: message.from, index: log.committed });
     return;
   }
-  const lastNewIndex = log.maybeAppend(message.index, message.logTerm, message.commit, message.entries);
+  const lastNewIndex = log.maybeAppend(
+    message.index,
+    message.logTerm,
+    message.commit,
+    message.entries,
+  );
   if (lastNewIndex !== undefined) {
     raft.send({ type: MessageType.AppendResponse, to: message.from, index: lastNewIndex });
     return;

@@ -1,11 +1,12 @@
 // The public surface of the Raft core. Other folders import from here only.
-export type { RaftConfig, TestingKnobs } from "./config.ts";
-export { RAFT_DEFAULTS, RaftConfigError } from "./config.ts";
+
 export {
   ConfChangeError,
   decodeConfChange,
   encodeConfChange,
 } from "./confchange/index.ts";
+export type { RaftConfig, TestingKnobs } from "./config.ts";
+export { RAFT_DEFAULTS, RaftConfigError } from "./config.ts";
 export {
   LogCompactedError,
   LogUnavailableError,

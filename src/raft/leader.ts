@@ -56,7 +56,8 @@ export function stepLeader(raft: Raft, message: Message): void {
 
 function handlePropose(raft: Raft, message: Message): void {
   invariant(message.entries.length > 0, () => "empty proposal");
-  if (!raft.tracker.progress.has(raft.id)) raft.dropProposal("this member was removed from the cluster");
+  if (!raft.tracker.progress.has(raft.id))
+    raft.dropProposal("this member was removed from the cluster");
   if (raft.leadTransferee !== NONE) raft.dropProposal("leadership transfer in progress");
   const entries = filterConfChanges(raft, message);
   if (!raft.appendEntries(entries)) raft.dropProposal("too many uncommitted bytes; retry later");

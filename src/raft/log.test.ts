@@ -104,7 +104,10 @@ describe("RaftLog.term across storage, unstable and snapshot", () => {
     log.append(entries(6, [5, 5]));
     return log;
   }
-  const cases: Array<{ index: number; want: number | typeof LogCompactedError | typeof LogUnavailableError }> = [
+  const cases: Array<{
+    index: number;
+    want: number | typeof LogCompactedError | typeof LogUnavailableError;
+  }> = [
     { index: 2, want: LogCompactedError },
     { index: 3, want: 3 },
     { index: 4, want: 4 },
@@ -400,7 +403,10 @@ describe("RaftLog.maybeAppend (a follower receiving Append)", () => {
       // 1-2 durable, 3 unstable: conflicts cross the boundary.
       const log = logOf([1, 2], [3], { committed: commit });
       if (c.want === "invariant") {
-        assert.throws(() => log.maybeAppend(c.prevIndex, c.prevTerm, c.leaderCommit, c.given), RaftInvariantError);
+        assert.throws(
+          () => log.maybeAppend(c.prevIndex, c.prevTerm, c.leaderCommit, c.given),
+          RaftInvariantError,
+        );
       } else {
         assert.equal(log.maybeAppend(c.prevIndex, c.prevTerm, c.leaderCommit, c.given), c.want);
       }

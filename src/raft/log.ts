@@ -1,4 +1,4 @@
-import { LogCompactedError, LogUnavailableError, invariant } from "./errors.ts";
+import { invariant, LogCompactedError, LogUnavailableError } from "./errors.ts";
 import { UnstableLog } from "./log_unstable.ts";
 import type { LogStorage } from "./storage.ts";
 import type { Entry, Snapshot } from "./types.ts";
@@ -21,9 +21,15 @@ export class RaftLog {
     const lastIndex = storage.lastIndex();
     this.unstable = new UnstableLog(lastIndex + 1);
     this.committed = Math.max(committed, firstIndex - 1);
-    invariant(this.committed <= lastIndex, () => `commit ${committed} is past the last index ${lastIndex}`);
+    invariant(
+      this.committed <= lastIndex,
+      () => `commit ${committed} is past the last index ${lastIndex}`,
+    );
     this.applied = Math.max(applied, firstIndex - 1);
-    invariant(this.applied <= this.committed, () => `applied ${applied} is past commit ${this.committed}`);
+    invariant(
+      this.applied <= this.committed,
+      () => `applied ${applied} is past commit ${this.committed}`,
+    );
   }
 
   firstIndex(): number {
@@ -100,7 +106,10 @@ export class RaftLog {
   append(entries: readonly Entry[]): number {
     const first = entries[0];
     if (first === undefined) return this.lastIndex();
-    invariant(first.index - 1 >= this.committed, () => `appending after ${first.index - 1} would overwrite committed ${this.committed}`);
+    invariant(
+      first.index - 1 >= this.committed,
+      () => `appending after ${first.index - 1} would overwrite committed ${this.committed}`,
+    );
     this.unstable.truncateAndAppend(entries);
     return this.lastIndex();
   }
@@ -161,7 +170,10 @@ export class RaftLog {
 
   commitTo(index: number): void {
     if (index <= this.committed) return;
-    invariant(index <= this.lastIndex(), () => `commit ${index} is past the last index ${this.lastIndex()}`);
+    invariant(
+      index <= this.lastIndex(),
+      () => `commit ${index} is past the last index ${this.lastIndex()}`,
+    );
     this.committed = index;
   }
 
@@ -199,7 +211,10 @@ export class RaftLog {
   slice(low: number, high: number, maxBytes: number): Entry[] {
     if (low === high) return [];
     if (low < this.firstIndex()) throw new LogCompactedError(low);
-    invariant(high <= this.lastIndex() + 1, () => `slice [${low}, ${high}) past last index ${this.lastIndex()}`);
+    invariant(
+      high <= this.lastIndex() + 1,
+      () => `slice [${low}, ${high}) past last index ${this.lastIndex()}`,
+    );
     const unstableOffset = this.unstable.offset;
     let result: Entry[] = [];
     if (low < unstableOffset) {

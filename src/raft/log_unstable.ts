@@ -76,7 +76,8 @@ export class UnstableLog {
   slice(low: number, high: number): Entry[] {
     invariant(
       this.offset <= low && low <= high && high <= this.offset + this.entries.length,
-      () => `unstable slice [${low}, ${high}) out of [${this.offset}, ${this.offset + this.entries.length})`,
+      () =>
+        `unstable slice [${low}, ${high}) out of [${this.offset}, ${this.offset + this.entries.length})`,
     );
     return this.entries.slice(low - this.offset, high - this.offset);
   }

@@ -1,6 +1,6 @@
 import {
-  type ConfigAndProgress,
   ConfChanger,
+  type ConfigAndProgress,
   enterJointOf,
   isLeaveJoint,
   restoreConfState,

@@ -1,6 +1,6 @@
-import { type ResolvedRaftConfig, type RaftConfig, resolveConfig } from "./config.ts";
 import { restoreConfState } from "./confchange/index.ts";
-import { ProposalDroppedError, invariant } from "./errors.ts";
+import { type RaftConfig, type ResolvedRaftConfig, resolveConfig } from "./config.ts";
+import { invariant, ProposalDroppedError } from "./errors.ts";
 import { RaftLog } from "./log.ts";
 import { ReadOnlyQueue } from "./read_only.ts";
 import { ProgressTracker } from "./tracker/index.ts";
@@ -90,7 +90,10 @@ export class Raft {
     this.id = this.config.id;
     const { hardState, confState } = this.config.storage.initialState();
     this.log = new RaftLog(this.config.storage, hardState.commit, this.config.appliedIndex);
-    this.tracker = new ProgressTracker(this.config.maxInflightMessages, this.config.maxInflightBytes);
+    this.tracker = new ProgressTracker(
+      this.config.maxInflightMessages,
+      this.config.maxInflightBytes,
+    );
     const restored = restoreConfState(
       confState,
       this.log.lastIndex(),
@@ -113,7 +116,8 @@ export class Raft {
     const lastIndex = this.log.lastIndex();
     invariant(
       hardState.commit <= lastIndex,
-      () => `hard state commit ${hardState.commit} is past the last index ${lastIndex}: the log lost committed entries`,
+      () =>
+        `hard state commit ${hardState.commit} is past the last index ${lastIndex}: the log lost committed entries`,
     );
     this.term = hardState.term;
     this.vote = hardState.vote;
@@ -232,7 +236,9 @@ export class Raft {
     // Conservative: any conf change still unapplied in our log counts as pending.
     this.pendingConfIndex = this.log.lastIndex();
     // The no-op lets this leader commit (and so learn) everything before its term.
-    const appended = this.appendEntries([{ term: 0, index: 0, type: EntryType.Normal, data: EMPTY_BYTES }]);
+    const appended = this.appendEntries([
+      { term: 0, index: 0, type: EntryType.Normal, data: EMPTY_BYTES },
+    ]);
     invariant(appended, () => "a new leader must be able to append its no-op entry");
     this.config.logger?.info(`${this.id} became leader at term ${this.term}`);
   }
@@ -259,7 +265,12 @@ export class Raft {
 
   private increaseUncommittedBytes(bytes: number): boolean {
     const limit = this.config.maxUncommittedEntriesBytes;
-    if (limit > 0 && this.uncommittedBytes > 0 && bytes > 0 && this.uncommittedBytes + bytes > limit) {
+    if (
+      limit > 0 &&
+      this.uncommittedBytes > 0 &&
+      bytes > 0 &&
+      this.uncommittedBytes + bytes > limit
+    ) {
       return false;
     }
     this.uncommittedBytes += bytes;

@@ -1,10 +1,11 @@
+import { encodeConfChange } from "./confchange/index.ts";
 import type { RaftConfig } from "./config.ts";
-import { ProposalDroppedError, invariant } from "./errors.ts";
+import { invariant, ProposalDroppedError } from "./errors.ts";
 import { READ_ACCEPTS_LEASE } from "./leader.ts";
 import { applyConfChange } from "./membership.ts";
 import { Raft } from "./raft.ts";
 import { localMessage, step, tick } from "./step.ts";
-import { encodeConfChange } from "./confchange/index.ts";
+import type { ProgressState } from "./tracker/index.ts";
 import {
   type ConfChange,
   type ConfState,
@@ -18,7 +19,6 @@ import {
   type SnapshotStatus,
   type SoftState,
 } from "./types.ts";
-import type { ProgressState } from "./tracker/index.ts";
 
 export interface ProgressStatus {
   readonly match: number;
@@ -86,7 +86,10 @@ export class RawNode {
 
   /** A message from another member. Local message types are refused. */
   step(message: Message): void {
-    invariant(!LOCAL_MESSAGE_TYPES.has(message.type), () => `local message type ${message.type} given to step()`);
+    invariant(
+      !LOCAL_MESSAGE_TYPES.has(message.type),
+      () => `local message type ${message.type} given to step()`,
+    );
     if (message.to !== this.raft.id) return;
     try {
       step(this.raft, message);
@@ -225,7 +228,8 @@ export class RawNode {
       raft.log.unstable.stableSnapshotTo(receipt.snapshotIndex);
       if (raft.log.applied < receipt.snapshotIndex) raft.log.applied = receipt.snapshotIndex;
     }
-    if (receipt.lastEntry !== null) raft.log.unstable.stableTo(receipt.lastEntry.index, receipt.lastEntry.term);
+    if (receipt.lastEntry !== null)
+      raft.log.unstable.stableTo(receipt.lastEntry.index, receipt.lastEntry.term);
     if (receipt.lastCommittedIndex > 0) {
       raft.log.appliedTo(receipt.lastCommittedIndex);
       raft.reduceUncommittedBytes(receipt.committedEntries);
@@ -239,7 +243,12 @@ export class RawNode {
     const progress = new Map<NodeId, ProgressStatus>();
     if (raft.role === "leader") {
       raft.tracker.visit((id, pr) => {
-        progress.set(id, { match: pr.match, next: pr.next, state: pr.state, isLearner: pr.isLearner });
+        progress.set(id, {
+          match: pr.match,
+          next: pr.next,
+          state: pr.state,
+          isLearner: pr.isLearner,
+        });
       });
     }
     return {

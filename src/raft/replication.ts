@@ -13,10 +13,14 @@ export function maybeSendAppend(raft: Raft, to: NodeId, sendIfEmpty: boolean): b
   if (progress === undefined || progress.isPaused()) return false;
   const previousIndex = progress.next - 1;
   let previousTerm: number;
-  let entries: Entry[];
+  let entries: Entry[] = [];
   try {
     previousTerm = raft.log.term(previousIndex);
-    entries = raft.log.entriesFrom(progress.next, raft.config.maxMessageBytes);
+    // A full window sends no entries, only an empty Append: if the in-flight ones were lost,
+    // its answer (ack or reject) is what frees the window, so replication cannot stall.
+    if (progress.state !== "replicate" || !progress.inflights.full()) {
+      entries = raft.log.entriesFrom(progress.next, raft.config.maxMessageBytes);
+    }
   } catch (error) {
     if (error instanceof LogCompactedError || error instanceof LogUnavailableError) {
       return sendSnapshot(raft, to);

@@ -2,9 +2,9 @@ import { handleVoteRequest, hup } from "./election.ts";
 import { stepCandidate, stepFollower } from "./follower.ts";
 import { stepLeader } from "./leader.ts";
 import type { Raft } from "./raft.ts";
-import { bytesEqual } from "./util.ts";
 import { CAMPAIGN_TRANSFER } from "./raft.ts";
 import { type Message, MessageType, NONE } from "./types.ts";
+import { bytesEqual } from "./util.ts";
 
 /** The single entry point for every input to the core: network and local messages alike. */
 export function step(raft: Raft, message: Message): void {

@@ -1,15 +1,15 @@
 // Unit tests of MemoryStorage: the durable log the core reads back (etcd's storage_test.go).
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { decodeConfChange } from "./confchange/index.ts";
 import {
   LogCompactedError,
   LogUnavailableError,
   RaftInvariantError,
   SnapshotOutOfDateError,
 } from "./errors.ts";
-import { decodeConfChange } from "./confchange/index.ts";
 import { MemoryStorage } from "./storage.ts";
-import { type ConfState, ConfChangeType, type Entry, EntryType, type Snapshot } from "./types.ts";
+import { ConfChangeType, type ConfState, type Entry, EntryType, type Snapshot } from "./types.ts";
 import { ENTRY_OVERHEAD_BYTES } from "./util.ts";
 
 const CONF: ConfState = {
@@ -75,10 +75,26 @@ describe("MemoryStorage: a new storage", () => {
       .entries(1, 5, Number.POSITIVE_INFINITY)
       .map((e) => ({ term: e.term, type: e.type, change: decodeConfChange(e.data).changes }));
     assert.deepEqual(changes, [
-      { term: 1, type: EntryType.ConfChange, change: [{ type: ConfChangeType.AddNode, nodeId: 1 }] },
-      { term: 1, type: EntryType.ConfChange, change: [{ type: ConfChangeType.AddNode, nodeId: 2 }] },
-      { term: 1, type: EntryType.ConfChange, change: [{ type: ConfChangeType.AddNode, nodeId: 3 }] },
-      { term: 1, type: EntryType.ConfChange, change: [{ type: ConfChangeType.AddLearnerNode, nodeId: 4 }] },
+      {
+        term: 1,
+        type: EntryType.ConfChange,
+        change: [{ type: ConfChangeType.AddNode, nodeId: 1 }],
+      },
+      {
+        term: 1,
+        type: EntryType.ConfChange,
+        change: [{ type: ConfChangeType.AddNode, nodeId: 2 }],
+      },
+      {
+        term: 1,
+        type: EntryType.ConfChange,
+        change: [{ type: ConfChangeType.AddNode, nodeId: 3 }],
+      },
+      {
+        term: 1,
+        type: EntryType.ConfChange,
+        change: [{ type: ConfChangeType.AddLearnerNode, nodeId: 4 }],
+      },
     ]);
   });
 
@@ -97,7 +113,10 @@ describe("MemoryStorage: a new storage", () => {
 describe("MemoryStorage.term", () => {
   // dummy 3:3, then 4:4, 5:5
   const storage = storageWith(3, 3, [4, 5]);
-  const cases: Array<{ index: number; want: number | typeof LogCompactedError | typeof LogUnavailableError }> = [
+  const cases: Array<{
+    index: number;
+    want: number | typeof LogCompactedError | typeof LogUnavailableError;
+  }> = [
     { index: 2, want: LogCompactedError },
     { index: 3, want: 3 },
     { index: 4, want: 4 },
@@ -128,7 +147,10 @@ describe("MemoryStorage.entries", () => {
   const sized = 10 + ENTRY_OVERHEAD_BYTES;
   function build(): MemoryStorage {
     const storage = new MemoryStorage();
-    storage.applySnapshot({ metadata: { index: 3, term: 3, confState: CONF }, data: new Uint8Array(0) });
+    storage.applySnapshot({
+      metadata: { index: 3, term: 3, confState: CONF },
+      data: new Uint8Array(0),
+    });
     storage.append(entries(4, [4, 5, 6], "0123456789"));
     return storage;
   }
@@ -222,7 +244,11 @@ describe("MemoryStorage.append", () => {
       const storage = storageWith(3, 3, [4, 5]);
       if (want === "invariant") {
         assert.throws(() => storage.append(append), RaftInvariantError);
-        assert.deepEqual(allTerms(storage), ["3:3", "4:4", "5:5"], "a refused append changes nothing");
+        assert.deepEqual(
+          allTerms(storage),
+          ["3:3", "4:4", "5:5"],
+          "a refused append changes nothing",
+        );
       } else {
         storage.append(append);
         assert.deepEqual(allTerms(storage), want);
@@ -240,7 +266,10 @@ describe("MemoryStorage.append", () => {
 describe("MemoryStorage.compact", () => {
   const cases: Array<{
     compact: number;
-    want: { first: number; last: number; dummyTerm: number } | typeof LogCompactedError | "invariant";
+    want:
+      | { first: number; last: number; dummyTerm: number }
+      | typeof LogCompactedError
+      | "invariant";
   }> = [
     { compact: 2, want: LogCompactedError },
     { compact: 3, want: LogCompactedError },
@@ -293,7 +322,11 @@ describe("MemoryStorage.createSnapshot", () => {
     assert.deepEqual(snapshot.data, data);
     assert.equal(storage.snapshot(), snapshot);
     assert.equal(storage.firstIndex(), 4, "createSnapshot does not compact");
-    assert.deepEqual(storage.initialState().confState, newConf, "a restart sees the snapshot's membership");
+    assert.deepEqual(
+      storage.initialState().confState,
+      newConf,
+      "a restart sees the snapshot's membership",
+    );
   });
 
   it("at the last index", () => {
@@ -306,7 +339,9 @@ describe("MemoryStorage.createSnapshot", () => {
     assert.throws(
       () => storage.createSnapshot(3, CONF, data),
       (error: unknown) =>
-        error instanceof SnapshotOutOfDateError && error.snapshotIndex === 3 && error.currentIndex === 3,
+        error instanceof SnapshotOutOfDateError &&
+        error.snapshotIndex === 3 &&
+        error.currentIndex === 3,
     );
     storage.createSnapshot(4, CONF, data);
     assert.throws(() => storage.createSnapshot(4, CONF, data), SnapshotOutOfDateError);

@@ -1,10 +1,10 @@
+import { encodeConfChange } from "./confchange/index.ts";
 import {
+  invariant,
   LogCompactedError,
   LogUnavailableError,
   SnapshotOutOfDateError,
-  invariant,
 } from "./errors.ts";
-import { encodeConfChange } from "./confchange/index.ts";
 import {
   BOOTSTRAP_TERM,
   type ConfChangeSingle,
@@ -63,10 +63,17 @@ export class MemoryStorage implements LogStorage {
     if (initialMembers === undefined) return;
     const changes: ConfChangeSingle[] = [
       ...initialMembers.voters.map((nodeId) => ({ type: ConfChangeType.AddNode, nodeId })),
-      ...(initialMembers.learners ?? []).map((nodeId) => ({ type: ConfChangeType.AddLearnerNode, nodeId })),
+      ...(initialMembers.learners ?? []).map((nodeId) => ({
+        type: ConfChangeType.AddLearnerNode,
+        nodeId,
+      })),
     ];
     changes.forEach((change, i) => {
-      const data = encodeConfChange({ transition: 0, changes: [change], context: DUMMY_ENTRY_DATA });
+      const data = encodeConfChange({
+        transition: 0,
+        changes: [change],
+        context: DUMMY_ENTRY_DATA,
+      });
       this.log.push({ term: BOOTSTRAP_TERM, index: i + 1, type: EntryType.ConfChange, data });
     });
     this.hardState = { term: BOOTSTRAP_TERM, vote: NONE, commit: changes.length };
@@ -124,7 +131,10 @@ export class MemoryStorage implements LogStorage {
   createSnapshot(index: number, confState: ConfState, data: Uint8Array): Snapshot {
     const current = this.currentSnapshot.metadata.index;
     if (index <= current) throw new SnapshotOutOfDateError(index, current);
-    invariant(index <= this.lastIndex(), () => `snapshot ${index} past last index ${this.lastIndex()}`);
+    invariant(
+      index <= this.lastIndex(),
+      () => `snapshot ${index} past last index ${this.lastIndex()}`,
+    );
     const term = this.term(index);
     this.currentSnapshot = { metadata: { index, term, confState }, data };
     return this.currentSnapshot;
@@ -149,7 +159,10 @@ export class MemoryStorage implements LogStorage {
     if (last < first) return; // all already compacted
     const toAppend = first > entries[0]!.index ? entries.slice(first - entries[0]!.index) : entries;
     const start = toAppend[0]!.index - this.offset();
-    invariant(start <= this.log.length, () => `missing log entries: last ${this.lastIndex()}, appending ${toAppend[0]!.index}`);
+    invariant(
+      start <= this.log.length,
+      () => `missing log entries: last ${this.lastIndex()}, appending ${toAppend[0]!.index}`,
+    );
     if (start < this.log.length) this.log.length = start;
     for (const entry of toAppend) this.log.push(entry);
   }
