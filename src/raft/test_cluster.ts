@@ -150,6 +150,7 @@ export class TestCluster {
     this.filter = filter;
   }
 
+  /** Re-sends held messages through the current filter (clear or change it first to let them pass). */
   releaseHeld(predicate: (message: Message) => boolean = () => true): void {
     const releasing = this.held.filter(predicate);
     this.held = this.held.filter((m) => !predicate(m));
