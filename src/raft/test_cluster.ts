@@ -154,8 +154,7 @@ export class TestCluster {
   releaseHeld(predicate: (message: Message) => boolean = () => true): void {
     const releasing = this.held.filter(predicate);
     this.held = this.held.filter((m) => !predicate(m));
-    // Released messages skip the filter: it decided about them already.
-    for (const message of releasing) this.deliver(message, true);
+    for (const message of releasing) this.deliver(message);
     this.settle();
   }
 
@@ -242,11 +241,11 @@ export class TestCluster {
     member.node.advance();
   }
 
-  private deliver(message: Message, bypassFilter = false): void {
+  private deliver(message: Message): void {
     if (this.cutLinks.has(`${message.from}->${message.to}`)) return;
     const target = this.members.get(message.to);
     if (target === undefined || target.crashed) return;
-    const verdict = bypassFilter ? "deliver" : (this.filter?.(message) ?? "deliver");
+    const verdict = this.filter?.(message) ?? "deliver";
     if (verdict === "drop") return;
     if (verdict === "hold") {
       this.held.push(message);
