@@ -62,8 +62,9 @@ export type ResolvedRaftConfig = Required<Omit<RaftConfig, "logger" | "testingKn
 
 /**
  * Defaults. The flow-control ones are justified by `npm run bench:raft` (docs/benchmarks.md):
- * 256 in-flight messages of up to 1 MiB keep a follower's pipeline full at loopback latency
- * without letting one slow follower pin unbounded memory.
+ * a follower needs more than 2 x (one-way delay / batch interval) Appends in flight to keep up,
+ * and an fsync stall can make that delay 50 batch intervals; 256 covers it. 32 MiB in flight
+ * bounds the memory one slow follower can pin.
  */
 export const RAFT_DEFAULTS = {
   electionTimeoutTicks: 10,
@@ -71,7 +72,7 @@ export const RAFT_DEFAULTS = {
   appliedIndex: 0,
   maxMessageBytes: 1024 * 1024,
   maxInflightMessages: 256,
-  maxInflightBytes: 0,
+  maxInflightBytes: 32 * 1024 * 1024,
   maxUncommittedEntriesBytes: 64 * 1024 * 1024,
   maxCommittedBytesPerReady: 16 * 1024 * 1024,
   checkQuorum: true,
