@@ -60,7 +60,7 @@ function checkFile(path: string, source: string, problems: string[]): void {
   const name = relative(ROOT, path);
   const isTest = path.endsWith(".test.ts");
   for (const rule of BANNED) {
-    if (isTest || !name.startsWith(`src/${rule.folder}/`)) continue;
+    if (isTest || name.endsWith(".bench.ts") || !name.startsWith(`src/${rule.folder}/`)) continue;
     if (rule.pattern.test(source)) problems.push(`${name}: ${rule.pattern} is banned here (${rule.why})`);
   }
   const consoleAllowed = isTest || CONSOLE_ALLOWED.some((pattern) => pattern.test(name));
