@@ -14,6 +14,8 @@ export class RaftLog {
   readonly unstable: UnstableLog;
   committed: number;
   applied: number;
+  /** Committed entries up to here were handed out in a Ready that is not yet advanced. */
+  applying = 0;
 
   constructor(storage: LogStorage, committed: number, applied: number) {
     this.storage = storage;
@@ -56,6 +58,9 @@ export class RaftLog {
 
   /** The term at `index`, or 0 when it is compacted or beyond the log. */
   termOrZero(index: number): number {
+    // Checked first: out-of-range lookups are routine (a pipelining leader runs ahead) and
+    // building an Error for each is measurable.
+    if (index > this.lastIndex() || index < this.firstIndex() - 1) return 0;
     try {
       return this.term(index);
     } catch (error) {

@@ -58,6 +58,9 @@ export function switchToConfig(raft: Raft, next: ConfigAndProgress): ConfState {
 export function restoreSnapshot(raft: Raft, snapshot: Snapshot): boolean {
   const { index, term } = snapshot.metadata;
   if (index <= raft.log.committed) return false;
+  // The caller is applying entries from the last Ready (conf changes among them): a snapshot
+  // now would change the configuration under them. Ignore it; the leader sends it again.
+  if (raft.log.applying > raft.log.applied) return false;
   invariant(raft.role === "follower", () => `${raft.role} asked to install a snapshot`);
   if (raft.log.matchTerm(index, term)) {
     // We have the entry: the snapshot only tells us it is committed.

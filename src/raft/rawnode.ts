@@ -205,6 +205,7 @@ export class RawNode {
     raft.messagesAfterPersist = [];
     raft.readStates = [];
     this.previousSoftState = softState;
+    raft.log.applying = committedEntries[committedEntries.length - 1]?.index ?? raft.log.applied;
     const lastEntry = entries[entries.length - 1];
     this.receipt = {
       lastEntry: lastEntry === undefined ? null : { index: lastEntry.index, term: lastEntry.term },
