@@ -7,6 +7,12 @@ const packageJson = JSON.parse(
   readFileSync(new URL("../../package.json", import.meta.url), "utf8"),
 ) as { version: string };
 
+// `qmesh demo | head` closes our stdout early: that is the reader's choice, not an error.
+process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+  if (error.code === "EPIPE") process.exit(0);
+  throw error;
+});
+
 function buildProgram(): Command {
   const program = new Command("qmesh")
     .description("qmesh: a replicated, strongly consistent key-value store")
@@ -22,7 +28,11 @@ function buildProgram(): Command {
     .action((options: { seed: string }) => {
       const seed = Number(options.seed);
       if (!Number.isInteger(seed) || seed < 0) {
-        throw new CommanderError(2, "qmesh.seed", `--seed must be a non-negative integer, got "${options.seed}"`);
+        throw new CommanderError(
+          2,
+          "qmesh.seed",
+          `--seed must be a non-negative integer, got "${options.seed}"`,
+        );
       }
       runDemo(seed, (line) => process.stdout.write(`${line}\n`));
     });
@@ -33,7 +43,11 @@ try {
   await buildProgram().parseAsync(process.argv);
 } catch (error) {
   if (error instanceof CommanderError) {
-    if (error.code !== "commander.helpDisplayed" && error.code !== "commander.version" && error.exitCode !== 0) {
+    if (
+      error.code !== "commander.helpDisplayed" &&
+      error.code !== "commander.version" &&
+      error.exitCode !== 0
+    ) {
       if (error.code.startsWith("qmesh.")) process.stderr.write(`qmesh: ${error.message}\n`);
       process.exit(error.exitCode === 1 ? 2 : error.exitCode);
     }
