@@ -68,7 +68,7 @@ describe("simulator", () => {
   });
 });
 
-describe("seeds that found core bugs (CORE-BUGS.md)", () => {
+describe("seeds that found core bugs (docs/simulator.md)", () => {
   // Regressions: each seed once found a core bug (now fixed).
   it("seeds 2102 and 2343: a snapshot restored while conf changes are being applied", () => {
     for (const seed of [2102, 2343])
