@@ -2,7 +2,7 @@ import { handleVoteRequest, hup } from "./election.ts";
 import { stepCandidate, stepFollower } from "./follower.ts";
 import { stepLeader } from "./leader.ts";
 import type { Raft } from "./raft.ts";
-import { CAMPAIGN_TRANSFER } from "./raft.ts";
+import { CAMPAIGN_TRANSFER, message } from "./raft.ts";
 import { type Message, MessageType, NONE } from "./types.ts";
 import { bytesEqual } from "./util.ts";
 
@@ -120,18 +120,5 @@ function retryLostSnapshots(raft: Raft): void {
 }
 
 export function localMessage(raft: Raft, type: Message["type"]): Message {
-  return {
-    type,
-    to: raft.id,
-    from: raft.id,
-    term: 0,
-    logTerm: 0,
-    index: 0,
-    entries: [],
-    commit: 0,
-    snapshot: null,
-    reject: false,
-    rejectHint: 0,
-    context: new Uint8Array(0),
-  };
+  return message({ type, to: raft.id, from: raft.id });
 }
