@@ -24,7 +24,7 @@ describe("simulator", () => {
     assert.equal(result.status, 0, `${summary}\n${result.stdout.slice(-4000)}\n${result.stderr}`);
     assert.match(summary ?? "", new RegExp(`${TEST_SWEEP_SEEDS} run, 0 failed`));
     const sizes = /sizes 3:(\d+) 5:(\d+) 7:(\d+)/.exec(summary ?? "");
-    assert.ok(sizes !== null && sizes.slice(1).every((count) => Number(count) > 0), summary);
+    assert.ok(sizes?.slice(1).every((count) => Number(count) > 0) === true, summary);
     const crashes = /(\d+) crashes/.exec(summary ?? "");
     const changes = /(\d+) membership changes/.exec(summary ?? "");
     assert.ok(Number(crashes?.[1]) > 0 && Number(changes?.[1]) > 0, `faults expected: ${summary}`);
