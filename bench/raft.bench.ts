@@ -6,8 +6,8 @@ import v8 from "node:v8";
 import {
   decodeConfChange,
   EntryType,
-  type Message,
   MemoryStorage,
+  type Message,
   type RaftConfig,
   RawNode,
   SeededRandom,
@@ -90,14 +90,19 @@ class Cluster {
     if (ready.hardState !== null) member.storage.setHardState(ready.hardState);
     for (const message of ready.messagesAfterPersist) this.inbox.push(message);
     for (const entry of ready.committedEntries) {
-      if (entry.type === EntryType.ConfChange) member.node.applyConfChange(decodeConfChange(entry.data));
+      if (entry.type === EntryType.ConfChange)
+        member.node.applyConfChange(decodeConfChange(entry.data));
       else if (id === 1) this.appliedOnLeader++;
     }
     member.node.advance();
   }
 }
 
-function run(batchEntries: number, totalEntries: number, overrides: Partial<RaftConfig>): BenchResult {
+function run(
+  batchEntries: number,
+  totalEntries: number,
+  overrides: Partial<RaftConfig>,
+): BenchResult {
   const cluster = new Cluster(overrides);
   cluster.settle(); // apply the bootstrap membership entries
   cluster.leader.campaign();
@@ -195,7 +200,8 @@ function main(): void {
       results.push(run(256, totalEntries, { maxInflightMessages, maxMessageBytes }));
     }
   }
-  const latency: { maxInflightMessages: number; delayRounds: number; entriesPerRound: number }[] = [];
+  const latency: { maxInflightMessages: number; delayRounds: number; entriesPerRound: number }[] =
+    [];
   for (const delayRounds of [2, 10, 50]) {
     for (const maxInflightMessages of [1, 4, 16, 64, 256]) {
       const entriesPerRound = runWithLatency(maxInflightMessages, delayRounds, 2_000);
@@ -206,13 +212,17 @@ function main(): void {
     process.stdout.write(`${JSON.stringify({ results, latency }, null, 2)}\n`);
     return;
   }
-  process.stdout.write("batch  inflight  msg-bytes  entries   cpu-s   entries/cpu-s  bytes-alloc/entry\n");
+  process.stdout.write(
+    "batch  inflight  msg-bytes  entries   cpu-s   entries/cpu-s  bytes-alloc/entry\n",
+  );
   for (const r of results) {
     process.stdout.write(
       `${String(r.batchEntries).padStart(5)}  ${String(r.maxInflightMessages).padStart(8)}  ${String(r.maxMessageBytes).padStart(9)}  ${String(r.entries).padStart(7)}  ${r.cpuSeconds.toFixed(2).padStart(6)}  ${Math.round(r.entriesPerCpuSecond).toLocaleString("en-US").padStart(13)}  ${r.bytesAllocatedPerEntry.toFixed(0).padStart(17)}\n`,
     );
   }
-  process.stdout.write("\npipelining under latency (64 x 100 B proposed per round, 8 KiB messages; one-way delay in rounds)\n");
+  process.stdout.write(
+    "\npipelining under latency (64 x 100 B proposed per round, 8 KiB messages; one-way delay in rounds)\n",
+  );
   process.stdout.write("delay  inflight  committed entries/round (max 64)\n");
   for (const l of latency) {
     process.stdout.write(

@@ -1,6 +1,6 @@
 // Rules that a linter does not know, checked on every `npm test` (TigerBeetle's tidy.zig):
 // banned APIs outside their adapters, leftover console.log, the layer rule, circular imports.
-import { readFileSync, readdirSync, statSync } from "node:fs";
+import { readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 
 const ROOT = resolve(import.meta.dirname, "..");
@@ -19,12 +19,22 @@ const BANNED: Rule[] = PURE_FOLDERS.flatMap((folder) => [
   { folder, pattern: /\bMath\.random\(/, why: "no global randomness: use the Random given" },
   { folder, pattern: /\b(setTimeout|setInterval|setImmediate|queueMicrotask)\(/, why: "no timers" },
   { folder, pattern: /\bperformance\.now\(|\bprocess\.hrtime/, why: "no clock" },
-  { folder, pattern: /from "node:(fs|net|dgram|child_process|http|https|tls|worker_threads)/, why: "no I/O" },
+  {
+    folder,
+    pattern: /from "node:(fs|net|dgram|child_process|http|https|tls|worker_threads)/,
+    why: "no I/O",
+  },
   { folder, pattern: /\bprocess\./, why: "no process state" },
 ]);
 
 /** Folders whose modules may print to the console (user-facing programs). */
-const CONSOLE_ALLOWED = [/^src\/cli\//, /^src\/sim\/main\.ts$/, /\.bench\.ts$/, /^bench\//, /^scripts\//];
+const CONSOLE_ALLOWED = [
+  /^src\/cli\//,
+  /^src\/sim\/main\.ts$/,
+  /\.bench\.ts$/,
+  /^bench\//,
+  /^scripts\//,
+];
 
 /** Layer rule (DESIGN.md): which folders each folder may import from. */
 const ALLOWED_IMPORTS: Record<string, readonly string[]> = {
@@ -61,7 +71,8 @@ function checkFile(path: string, source: string, problems: string[]): void {
   const isTest = path.endsWith(".test.ts");
   for (const rule of BANNED) {
     if (isTest || name.endsWith(".bench.ts") || !name.startsWith(`src/${rule.folder}/`)) continue;
-    if (rule.pattern.test(source)) problems.push(`${name}: ${rule.pattern} is banned here (${rule.why})`);
+    if (rule.pattern.test(source))
+      problems.push(`${name}: ${rule.pattern} is banned here (${rule.why})`);
   }
   const consoleAllowed = isTest || CONSOLE_ALLOWED.some((pattern) => pattern.test(name));
   if (!consoleAllowed && /\bconsole\.(log|debug|info)\(/.test(source)) {
@@ -73,7 +84,9 @@ function checkFile(path: string, source: string, problems: string[]): void {
     if (!resolved.startsWith(SOURCE)) continue;
     const targetFolder = topFolder(resolved);
     if (allowed !== undefined && !allowed.includes(targetFolder)) {
-      problems.push(`${name}: imports ${target} from layer "${targetFolder}", which "${topFolder(path)}" may not use`);
+      problems.push(
+        `${name}: imports ${target} from layer "${targetFolder}", which "${topFolder(path)}" may not use`,
+      );
     }
   }
 }
