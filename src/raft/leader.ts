@@ -10,11 +10,10 @@ import {
   sendTimeoutNow,
 } from "./replication.ts";
 import { type Entry, EntryType, type Message, MessageType, NONE, type NodeId } from "./types.ts";
+import { EMPTY_BYTES } from "./util.ts";
 
 /** ReadIndex.index set to this: the requester accepts an answer from the leader's lease. */
 export const READ_ACCEPTS_LEASE = 1;
-
-const EMPTY_BYTES = new Uint8Array(0);
 
 export function stepLeader(raft: Raft, message: Message): void {
   switch (message.type) {

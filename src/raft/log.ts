@@ -69,12 +69,10 @@ export class RaftLog {
     }
   }
 
+  /** Whether our log holds `index` (or it is our snapshot's) with exactly `term`. */
   matchTerm(index: number, term: number): boolean {
-    return this.termOrZero(index) === term && (term !== 0 || index === 0 || this.hasIndex(index));
-  }
-
-  private hasIndex(index: number): boolean {
-    return index >= this.firstIndex() - 1 && index <= this.lastIndex();
+    if (index > this.lastIndex() || index < this.firstIndex() - 1) return false;
+    return this.termOrZero(index) === term;
   }
 
   /** Raft §5.4.1: a candidate's log is at least as up to date as ours. */
@@ -102,7 +100,8 @@ export class RaftLog {
         conflictIndex > this.committed,
         () => `entry ${conflictIndex} conflicts with committed entry (committed ${this.committed})`,
       );
-      this.append(entries.slice(conflictIndex - entries[0]!.index));
+      const skipped = conflictIndex - entries[0]!.index;
+      this.append(skipped === 0 ? entries : entries.slice(skipped));
     }
     this.commitTo(Math.min(leaderCommit, lastNewIndex));
     return lastNewIndex;

@@ -17,8 +17,8 @@ import {
   type Role,
   type SoftState,
 } from "./types.ts";
+import { EMPTY_BYTES } from "./util.ts";
 
-const EMPTY_BYTES = new Uint8Array(0);
 /** Context of vote requests sent because of a leadership transfer: they override leases. */
 export const CAMPAIGN_TRANSFER = new Uint8Array([0x74, 0x72, 0x61, 0x6e, 0x73, 0x66, 0x65, 0x72]);
 

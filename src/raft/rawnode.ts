@@ -19,6 +19,7 @@ import {
   type SnapshotStatus,
   type SoftState,
 } from "./types.ts";
+import { EMPTY_BYTES } from "./util.ts";
 
 export interface ProgressStatus {
   readonly match: number;
@@ -271,7 +272,7 @@ function maybeAutoLeaveJoint(raft: Raft): void {
   const config = raft.tracker.config;
   if (raft.role !== "leader" || !config.autoLeave || !raft.tracker.isJoint()) return;
   if (raft.log.applied < raft.pendingConfIndex) return;
-  const data = encodeConfChange({ transition: 0, changes: [], context: new Uint8Array(0) });
+  const data = encodeConfChange({ transition: 0, changes: [], context: EMPTY_BYTES });
   try {
     step(raft, {
       ...localMessage(raft, MessageType.Propose),

@@ -19,7 +19,7 @@ import {
   type NodeId,
   type Snapshot,
 } from "./types.ts";
-import { limitEntriesBySize } from "./util.ts";
+import { EMPTY_BYTES, limitEntriesBySize } from "./util.ts";
 
 /**
  * The read side of the durable log that the caller keeps for the core (etcd's raft.Storage).
@@ -38,8 +38,6 @@ export interface LogStorage {
   snapshot(): Snapshot;
 }
 
-const DUMMY_ENTRY_DATA = new Uint8Array(0);
-
 /**
  * A LogStorage held in memory, also the write side for callers that keep their log in memory
  * and make it durable elsewhere (the WAL). `entries[0]` is a dummy standing for the snapshot:
@@ -49,7 +47,7 @@ export class MemoryStorage implements LogStorage {
   private hardState: HardState = EMPTY_HARD_STATE;
   private currentSnapshot: Snapshot = {
     metadata: { index: 0, term: 0, confState: EMPTY_CONF_STATE },
-    data: DUMMY_ENTRY_DATA,
+    data: EMPTY_BYTES,
   };
   private log: Entry[] = [dummyEntry(0, 0)];
 
@@ -72,7 +70,7 @@ export class MemoryStorage implements LogStorage {
       const data = encodeConfChange({
         transition: 0,
         changes: [change],
-        context: DUMMY_ENTRY_DATA,
+        context: EMPTY_BYTES,
       });
       this.log.push({ term: BOOTSTRAP_TERM, index: i + 1, type: EntryType.ConfChange, data });
     });
@@ -173,5 +171,5 @@ export class MemoryStorage implements LogStorage {
 }
 
 function dummyEntry(index: number, term: number): Entry {
-  return { index, term, type: EntryType.Normal, data: DUMMY_ENTRY_DATA };
+  return { index, term, type: EntryType.Normal, data: EMPTY_BYTES };
 }

@@ -1,5 +1,8 @@
 import type { Entry } from "./types.ts";
 
+/** The one empty payload: entries and messages share it rather than allocate their own. */
+export const EMPTY_BYTES = new Uint8Array(0);
+
 /** Bytes an entry counts for in size limits: its payload plus a fixed header estimate. */
 export const ENTRY_OVERHEAD_BYTES = 16;
 
