@@ -27,6 +27,9 @@ const BANNED: Rule[] = PURE_FOLDERS.flatMap((folder) => [
   { folder, pattern: /\bprocess\./, why: "no process state" },
 ]);
 
+/** DESIGN.md: storage/ owns fsync (kv/ syncs only its LMDB environment). */
+const FSYNC_ALLOWED = [/^src\/storage\//, /^src\/kv\//];
+
 /** Folders whose modules may print to the console (user-facing programs). */
 const CONSOLE_ALLOWED = [
   /^src\/cli\//,
@@ -41,7 +44,12 @@ const ALLOWED_IMPORTS: Record<string, readonly string[]> = {
   raft: ["raft"],
   check: ["check"],
   sim: ["sim", "raft", "check"],
-  cli: ["cli", "sim", "raft", "check"],
+  storage: ["storage", "raft"],
+  kv: ["kv", "storage", "raft"],
+  transport: ["transport", "raft"],
+  node: ["node", "kv", "transport", "storage", "raft"],
+  api: ["api", "node", "kv", "raft"],
+  cli: ["cli", "api", "node", "kv", "transport", "storage", "sim", "raft", "check"],
 };
 
 function listFiles(folder: string): string[] {
@@ -69,6 +77,13 @@ function topFolder(path: string): string {
 function checkFile(path: string, source: string, problems: string[]): void {
   const name = relative(ROOT, path);
   const isTest = path.endsWith(".test.ts");
+  if (
+    !isTest &&
+    !FSYNC_ALLOWED.some((p) => p.test(name)) &&
+    /(fsync|fdatasync)(Sync)?\(|\.datasync\(/.test(source)
+  ) {
+    problems.push(`${name}: fsync outside src/storage (DESIGN.md: storage owns fsync)`);
+  }
   for (const rule of BANNED) {
     if (isTest || name.endsWith(".bench.ts") || !name.startsWith(`src/${rule.folder}/`)) continue;
     if (rule.pattern.test(source))

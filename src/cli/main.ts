@@ -2,6 +2,10 @@
 import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
 import { runDemo } from "../sim/demo.ts";
+import { addCertsCommand } from "./certs.ts";
+import { addClientCommands } from "./client.ts";
+import { addStartCommand } from "./start.ts";
+import { addUpCommand } from "./up.ts";
 
 const packageJson = JSON.parse(
   readFileSync(new URL("../../package.json", import.meta.url), "utf8"),
@@ -36,6 +40,10 @@ function buildProgram(): Command {
       }
       runDemo(seed, (line) => process.stdout.write(`${line}\n`));
     });
+  addUpCommand(program);
+  addStartCommand(program);
+  addCertsCommand(program);
+  addClientCommands(program);
   return program;
 }
 
@@ -53,5 +61,7 @@ try {
     }
     process.exit(0);
   }
-  throw error;
+  // Anything else is a startup or request problem the user can act on: one line, not a trace.
+  process.stderr.write(`qmesh: ${(error as Error).message}\n`);
+  process.exit(1);
 }

@@ -1,0 +1,352 @@
+// npm run bench:node — a local 3-member qmesh cluster (real processes, TLS between members,
+// durable WAL) under load from separate client processes: 100-byte puts at concurrency 1, 16
+// and 128. Reports writes/s, p50/p99 latency, the WAL fsync latency the members measured, and
+// each process's CPU. The floor is measured in the same run: one fdatasync of a 4 KiB append
+// plus one loopback TCP round trip. With --etcd, the same load runs against etcd (Debian's
+// etcd-server, its JSON gateway) on loopback for a side-by-side ratio.
+import { spawn, spawnSync } from "node:child_process";
+import {
+  closeSync,
+  fdatasyncSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeSync,
+} from "node:fs";
+import { connect, createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { freePorts, sleep, TestCluster } from "../test/process/harness.ts";
+
+const { values: args } = parseArgs({
+  options: {
+    seconds: { type: "string", default: "10" },
+    concurrency: { type: "string", default: "1,16,128" },
+    etcd: { type: "boolean", default: false },
+  },
+});
+const SECONDS = Number(args.seconds);
+const LEVELS = args.concurrency!.split(",").map(Number);
+const CLIENT = new URL("./load_client.ts", import.meta.url).pathname;
+
+interface Run {
+  readonly concurrency: number;
+  readonly writesPerSecond: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly errors: number;
+  readonly cpu: Record<string, number>;
+  readonly fsyncP50Ms: number | null;
+  readonly entriesPerFsync: number | null;
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
+}
+
+function measureFsyncMs(): number {
+  const dir = mkdtempSync(join(tmpdir(), "qmesh-fsync-"));
+  const fd = openSync(join(dir, "f"), "w");
+  const block = Buffer.alloc(4096, 1);
+  const samples: number[] = [];
+  for (let i = 0; i < 500; i++) {
+    writeSync(fd, block);
+    const start = performance.now();
+    fdatasyncSync(fd);
+    samples.push(performance.now() - start);
+  }
+  closeSync(fd);
+  rmSync(dir, { recursive: true });
+  return percentile(
+    samples.sort((a, b) => a - b),
+    0.5,
+  );
+}
+
+async function measureRoundTripMs(): Promise<number> {
+  const server = createServer((socket) => socket.on("data", (data) => socket.write(data)));
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as import("node:net").AddressInfo).port;
+  const socket = connect(port, "127.0.0.1");
+  socket.setNoDelay(true);
+  await new Promise((resolve) => socket.once("connect", resolve));
+  const samples: number[] = [];
+  for (let i = 0; i < 2000; i++) {
+    const start = performance.now();
+    socket.write("x");
+    await new Promise((resolve) => socket.once("data", resolve));
+    samples.push(performance.now() - start);
+  }
+  socket.destroy();
+  server.close();
+  return percentile(
+    samples.sort((a, b) => a - b),
+    0.5,
+  );
+}
+
+/** CPU seconds (user + system) a process has used, from /proc. */
+function cpuSeconds(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** Sum of a Prometheus histogram's buckets, for deltas between two scrapes. */
+async function histogram(metricsUrl: string, name: string): Promise<Map<string, number>> {
+  const text = await (await fetch(`${metricsUrl}/metrics`)).text();
+  const buckets = new Map<string, number>();
+  for (const line of text.split("\n")) {
+    const match = new RegExp(`^${name}_(bucket\\{le="([^"]+)"\\}|sum|count) (\\S+)`).exec(line);
+    if (match !== null) buckets.set(match[2] ?? match[1]!, Number(match[3]));
+  }
+  return buckets;
+}
+
+function bucketMedian(before: Map<string, number>, after: Map<string, number>): number | null {
+  const total = (after.get("count") ?? 0) - (before.get("count") ?? 0);
+  if (total <= 0) return null;
+  let previousBound = 0;
+  let previousCount = 0;
+  for (const [bound, count] of after) {
+    if (bound === "count" || bound === "sum" || bound === "+Inf") continue;
+    const cumulative = count - (before.get(bound) ?? 0);
+    if (cumulative >= total / 2) {
+      const within = cumulative - previousCount;
+      const fraction = within === 0 ? 0 : (total / 2 - previousCount) / within;
+      return (previousBound + fraction * (Number(bound) - previousBound)) * 1000;
+    }
+    previousBound = Number(bound);
+    previousCount = cumulative;
+  }
+  return null;
+}
+
+async function runLoad(
+  urls: readonly string[],
+  concurrency: number,
+  pids: Map<string, number>,
+  metricsUrl: string | null,
+): Promise<Run> {
+  // One client process saturates a core near 3,000 req/s: split high concurrency over two.
+  const processes = concurrency >= 64 ? 2 : 1;
+  const before = new Map([...pids].map(([name, pid]) => [name, cpuSeconds(pid)]));
+  const fsyncBefore =
+    metricsUrl === null ? null : await histogram(metricsUrl, "qmesh_wal_fsync_duration_seconds");
+  const batchBefore =
+    metricsUrl === null ? null : await histogram(metricsUrl, "qmesh_wal_batch_entries");
+  const clients = Array.from({ length: processes }, (_, i) =>
+    spawn(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        CLIENT,
+        urls.join(","),
+        String(concurrency / processes),
+        String(SECONDS),
+        `${concurrency}-${i}`,
+      ],
+      {
+        stdio: ["ignore", "pipe", "inherit"],
+      },
+    ),
+  );
+  const clientCpu = new Map<number, number>();
+  const sampler = setInterval(() => {
+    for (const client of clients)
+      if (client.pid !== undefined) clientCpu.set(client.pid, cpuSeconds(client.pid));
+  }, 250);
+  const outputs = await Promise.all(
+    clients.map(
+      (client) =>
+        new Promise<{ acknowledged: number; errors: number; latenciesUs: number[] }>(
+          (resolve, reject) => {
+            let text = "";
+            client.stdout!.on("data", (chunk: Buffer) => (text += chunk.toString()));
+            client.on("exit", (code) =>
+              code === 0
+                ? resolve(JSON.parse(text))
+                : reject(new Error(`load client exited ${code}`)),
+            );
+          },
+        ),
+    ),
+  );
+  clearInterval(sampler);
+  const cpu: Record<string, number> = {};
+  for (const [name, pid] of pids) cpu[name] = (cpuSeconds(pid) - before.get(name)!) / SECONDS;
+  cpu.clients = [...clientCpu.values()].reduce((a, b) => a + b, 0) / SECONDS;
+  const latencies = outputs.flatMap((o) => o.latenciesUs).sort((a, b) => a - b);
+  let fsyncP50Ms: number | null = null;
+  let entriesPerFsync: number | null = null;
+  if (metricsUrl !== null) {
+    const fsyncAfter = await histogram(metricsUrl, "qmesh_wal_fsync_duration_seconds");
+    fsyncP50Ms = bucketMedian(fsyncBefore!, fsyncAfter);
+    const batchAfter = await histogram(metricsUrl, "qmesh_wal_batch_entries");
+    const syncs = (batchAfter.get("count") ?? 0) - (batchBefore!.get("count") ?? 0);
+    entriesPerFsync =
+      syncs === 0 ? null : ((batchAfter.get("sum") ?? 0) - (batchBefore!.get("sum") ?? 0)) / syncs;
+  }
+  return {
+    concurrency,
+    writesPerSecond: latencies.length / SECONDS,
+    p50Ms: percentile(latencies, 0.5) / 1000,
+    p99Ms: percentile(latencies, 0.99) / 1000,
+    errors: outputs.reduce((sum, o) => sum + o.errors, 0),
+    cpu,
+    fsyncP50Ms,
+    entriesPerFsync,
+  };
+}
+
+async function benchQmesh(): Promise<Run[]> {
+  const cluster = new TestCluster();
+  const names = ["n1", "n2", "n3"];
+  try {
+    await cluster.define(names);
+    await Promise.all(names.map((name) => cluster.start(name, names, "new", ["--tick-ms", "100"])));
+    const leader = await cluster.waitForLeader(names);
+    const pids = new Map(
+      names.map((name) => [
+        name === leader ? `${name} (leader)` : name,
+        cluster.processes.get(name)!.pid!,
+      ]),
+    );
+    const runs: Run[] = [];
+    for (const concurrency of LEVELS) {
+      runs.push(
+        await runLoad(
+          [cluster.spec(leader).clientUrl],
+          concurrency,
+          pids,
+          cluster.spec(leader).metricsUrl,
+        ),
+      );
+    }
+    return runs;
+  } finally {
+    await cluster.destroy();
+  }
+}
+
+async function benchEtcd(): Promise<Run[] | null> {
+  if (spawnSync("etcd", ["--version"]).status !== 0) {
+    process.stdout.write(
+      "etcd not found (apt-get install -y etcd-server): skipping the side-by-side run\n",
+    );
+    return null;
+  }
+  const dir = mkdtempSync(join(tmpdir(), "qmesh-etcd-"));
+  const ports = await freePorts(6);
+  const names = ["e1", "e2", "e3"];
+  const initial = names.map((n, i) => `${n}=http://127.0.0.1:${ports[2 * i + 1]}`).join(",");
+  const members = names.map((name, i) =>
+    spawn(
+      "etcd",
+      [
+        "--name",
+        name,
+        "--data-dir",
+        join(dir, name),
+        "--listen-client-urls",
+        `http://127.0.0.1:${ports[2 * i]}`,
+        "--advertise-client-urls",
+        `http://127.0.0.1:${ports[2 * i]}`,
+        "--listen-peer-urls",
+        `http://127.0.0.1:${ports[2 * i + 1]}`,
+        "--initial-advertise-peer-urls",
+        `http://127.0.0.1:${ports[2 * i + 1]}`,
+        "--initial-cluster",
+        initial,
+        "--initial-cluster-state",
+        "new",
+        "--log-level",
+        "error",
+      ],
+      { stdio: "ignore" },
+    ),
+  );
+  try {
+    const urls = names.map((_, i) => `http://127.0.0.1:${ports[2 * i]}`);
+    let leaderUrl = "";
+    for (let attempt = 0; attempt < 100 && leaderUrl === ""; attempt++) {
+      await sleep(200);
+      for (const url of urls) {
+        try {
+          const status = (await (
+            await fetch(`${url}/v3/maintenance/status`, { method: "POST", body: "{}" })
+          ).json()) as { leader?: string; header?: { member_id?: string } };
+          if (status.leader !== undefined && status.leader === status.header?.member_id)
+            leaderUrl = url;
+        } catch {
+          // not up yet
+        }
+      }
+    }
+    if (leaderUrl === "") throw new Error("etcd elected no leader");
+    const pids = new Map(members.map((m, i) => [names[i]!, m.pid!]));
+    const runs: Run[] = [];
+    for (const concurrency of LEVELS)
+      runs.push(await runLoad([leaderUrl], concurrency, pids, null));
+    return runs;
+  } finally {
+    for (const member of members) member.kill("SIGKILL");
+    await sleep(200);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const fsyncMs = measureFsyncMs();
+const roundTripMs = await measureRoundTripMs();
+const floorMs = fsyncMs + roundTripMs;
+process.stdout.write(
+  `floor on this machine: fdatasync(4 KiB) p50 ${fsyncMs.toFixed(3)} ms + loopback round trip p50 ${roundTripMs.toFixed(3)} ms = ${floorMs.toFixed(3)} ms; target sequential p50 < ${(2 * floorMs).toFixed(3)} ms\n\n`,
+);
+const qmesh = await benchQmesh();
+const etcd = args.etcd ? await benchEtcd() : null;
+const cpuText = (cpu: Record<string, number>) =>
+  Object.entries(cpu)
+    .map(([name, share]) => `${name} ${(share * 100).toFixed(0)}%`)
+    .join(", ");
+process.stdout.write(
+  "| system | concurrency | writes/s | p50 ms | p99 ms | errors | WAL fsync p50 ms | entries/fsync | CPU per process |\n",
+);
+process.stdout.write("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n");
+for (const [system, runs] of [
+  ["qmesh", qmesh],
+  ["etcd", etcd],
+] as const) {
+  for (const run of runs ?? []) {
+    process.stdout.write(
+      `| ${system} | ${run.concurrency} | ${run.writesPerSecond.toFixed(0)} | ${run.p50Ms.toFixed(2)} | ${run.p99Ms.toFixed(2)} | ${run.errors} | ${run.fsyncP50Ms?.toFixed(3) ?? "–"} | ${run.entriesPerFsync?.toFixed(1) ?? "–"} | ${cpuText(run.cpu)} |\n`,
+    );
+  }
+}
+if (etcd !== null) {
+  process.stdout.write("\nqmesh / etcd:\n");
+  for (const [i, run] of qmesh.entries()) {
+    const other = etcd[i]!;
+    process.stdout.write(
+      `  concurrency ${run.concurrency}: throughput ${(run.writesPerSecond / other.writesPerSecond).toFixed(2)}x, p50 ${(run.p50Ms / other.p50Ms).toFixed(2)}x\n`,
+    );
+  }
+}
+const sequential = qmesh.find((run) => run.concurrency === 1);
+const loaded = qmesh.find((run) => run.concurrency === 128);
+if (sequential !== undefined) {
+  process.stdout.write(
+    `\nsequential p50 ${sequential.p50Ms.toFixed(3)} ms vs target ${(2 * floorMs).toFixed(3)} ms: ${sequential.p50Ms < 2 * floorMs ? "met" : "NOT met"}\n`,
+  );
+}
+if (loaded !== undefined) {
+  process.stdout.write(
+    `concurrency 128: ${loaded.writesPerSecond.toFixed(0)} writes/s vs target 3000: ${loaded.writesPerSecond >= 3000 ? "met" : "NOT met"}\n`,
+  );
+}

@@ -1,0 +1,271 @@
+// The client endpoint: etcd v3's JSON gateway paths (POST /v3/kv/put, /v3/kv/range, ...) over
+// HTTP/1.1 with keep-alive. It only translates: every decision is the node's.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { ApplyResult } from "../kv/index.ts";
+import {
+  MembershipError,
+  NotLeaderError,
+  type QmeshNode,
+  RequestTooLargeError,
+} from "../node/node.ts";
+import { RequestTimeoutError } from "../node/pending.ts";
+import { listen } from "../node/status_server.ts";
+import { clusterRoutes } from "./cluster_routes.ts";
+import { ApiError, GrpcCode, header, type Route } from "./common.ts";
+import {
+  BadRequestError,
+  deleteJson,
+  intField,
+  type Json,
+  kvJson,
+  parseDeleteRange,
+  parsePut,
+  parseRange,
+  parseTxn,
+  putJson,
+  txnJson,
+} from "./json.ts";
+import { serveWatch } from "./watch_stream.ts";
+
+/** Turns a failed command result into the error etcd would return. */
+function unwrap(result: ApplyResult | null): ApplyResult & { response: unknown } {
+  if (result === null) throw new ApiError(500, 13, "the command was applied as a no-op");
+  if ("error" in result) {
+    const code = result.error.code;
+    const grpc =
+      code === "Compacted" || code === "FutureRevision"
+        ? GrpcCode.OutOfRange
+        : code === "LeaseNotFound" || code === "KeyNotFound"
+          ? GrpcCode.NotFound
+          : GrpcCode.InvalidArgument;
+    throw new ApiError(
+      code === "Compacted" || code === "FutureRevision" ? 400 : 404,
+      grpc,
+      result.error.message,
+    );
+  }
+  return result;
+}
+
+const routes: Record<string, Route> = {
+  "/v3/kv/put": async (node, body) => {
+    const result = unwrap(await node.propose(parsePut(body)));
+    const response = result.response as { prevKv?: import("../kv/index.ts").KeyValue };
+    return putJson(response.prevKv, header(node, result.revision));
+  },
+  "/v3/kv/range": async (node, body) => {
+    const { serializable, op: _, ...request } = parseRange(body);
+    const response = await node.range(request, serializable);
+    const out: Json = {
+      header: header(node, response.revision),
+      kvs: response.kvs.map(kvJson),
+      count: String(response.count),
+    };
+    if (response.more) out.more = true;
+    return out;
+  },
+  "/v3/kv/deleterange": async (node, body) => {
+    const result = unwrap(await node.propose(parseDeleteRange(body)));
+    const response = result.response as {
+      deleted: number;
+      prevKvs?: import("../kv/index.ts").KeyValue[];
+    };
+    return deleteJson(response.deleted, response.prevKvs, header(node, result.revision));
+  },
+  "/v3/kv/txn": async (node, body) => {
+    const result = unwrap(await node.propose(parseTxn(body)));
+    const response = result.response as import("../kv/index.ts").TxnResponse;
+    return txnJson(response.succeeded, response.responses, header(node, result.revision));
+  },
+  "/v3/kv/compaction": async (node, body) => {
+    const result = unwrap(
+      await node.propose({ op: "compact", revision: intField(body, "revision", 1) }),
+    );
+    return { header: header(node, result.revision) };
+  },
+  "/v3/lease/grant": async (node, body) => {
+    const ttl = intField(body, "TTL", 1);
+    const requested = intField(body, "ID");
+    const id = requested === 0 ? node.newLeaseId() : requested;
+    const result = unwrap(await node.propose({ op: "leaseGrant", id, ttlSeconds: ttl }));
+    return { header: header(node, result.revision), ID: String(id), TTL: String(ttl) };
+  },
+  "/v3/lease/revoke": async (node, body) => {
+    const result = unwrap(await node.propose({ op: "leaseRevoke", id: intField(body, "ID", 1) }));
+    return { header: header(node, result.revision) };
+  },
+  "/v3/lease/keepalive": async (node, body) => {
+    const id = intField(body, "ID", 1);
+    if (!node.isLeader) return forwardToLeader(node, "/v3/lease/keepalive", body);
+    const ttl = node.leaseKeepAlive(id);
+    return { result: { header: header(node), ID: String(id), TTL: String(ttl) } };
+  },
+  "/v3/lease/timetolive": async (node, body) => {
+    const id = intField(body, "ID", 1);
+    if (!node.isLeader) return forwardToLeader(node, "/v3/lease/timetolive", body);
+    const found = node.kv.leases.timeToLive(id, performance.now());
+    if (found === null) return { header: header(node), ID: String(id), TTL: "-1" };
+    const out: Json = {
+      header: header(node),
+      ID: String(id),
+      TTL: String(found.ttl),
+      grantedTTL: String(found.grantedTtl),
+    };
+    if (body.keys === true) out.keys = found.keys.map((k) => Buffer.from(k).toString("base64"));
+    return out;
+  },
+  "/v3/lease/leases": async (node) => ({
+    header: header(node),
+    leases: node.kv.leases.list().map((id) => ({ ID: String(id) })),
+  }),
+  ...clusterRoutes,
+};
+
+async function forwardToLeader(node: QmeshNode, path: string, body: Json): Promise<Json> {
+  const leader = node.leaderMember();
+  if (leader === undefined || leader.clientUrl === "") {
+    throw new ApiError(503, GrpcCode.Unavailable, "etcdserver: no leader");
+  }
+  const response = await fetch(`${leader.clientUrl}${path}`, {
+    method: "POST",
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(5_000),
+  });
+  const json = (await response.json()) as Json;
+  if (!response.ok)
+    throw new ApiError(
+      response.status,
+      Number(json.code ?? 2),
+      String(json.message ?? "leader failed"),
+    );
+  return json;
+}
+
+export function startClientServer(node: QmeshNode, url: string): Promise<Server> {
+  const { hostname, port } = new URL(url);
+  // Base64 and JSON make a request up to ~4/3 of its payload, plus field names.
+  const maxBodyBytes = Math.ceil(node.config.maxRequestBytes * 1.4) + 4096;
+  const server = createServer((request, response) => {
+    void handle(node, request, response, maxBodyBytes);
+  });
+  server.keepAliveTimeout = 60_000;
+  return listen(server, hostname, Number(port), "--listen-client-url").then(() => server);
+}
+
+async function handle(
+  node: QmeshNode,
+  request: IncomingMessage,
+  response: ServerResponse,
+  maxBodyBytes: number,
+) {
+  const path = (request.url ?? "/").split("?")[0] ?? "/";
+  try {
+    if (request.method !== "POST") {
+      throw new ApiError(
+        405,
+        GrpcCode.InvalidArgument,
+        `${request.method} is not supported: etcd's JSON API uses POST`,
+      );
+    }
+    const body = await readBody(request, maxBodyBytes);
+    if (path === "/v3/watch") {
+      serveWatch(node, body, request, response);
+      return;
+    }
+    const route = routes[path];
+    if (route === undefined) throw new ApiError(404, GrpcCode.NotFound, `no such endpoint ${path}`);
+    reply(response, 200, await route(node, body));
+  } catch (error) {
+    const failure = toApiError(error as Error);
+    reply(response, failure.httpStatus, {
+      error: failure.message,
+      code: failure.grpcCode,
+      message: failure.message,
+    });
+  }
+}
+
+function toApiError(error: Error): ApiError {
+  if (error instanceof ApiError) return error;
+  if (error instanceof BadRequestError)
+    return new ApiError(400, GrpcCode.InvalidArgument, error.message);
+  if (error instanceof RequestTooLargeError) {
+    return new ApiError(
+      413,
+      GrpcCode.InvalidArgument,
+      `etcdserver: request is too large: ${error.message}`,
+    );
+  }
+  if (error instanceof RequestTimeoutError)
+    return new ApiError(504, GrpcCode.DeadlineExceeded, error.message);
+  if (error instanceof NotLeaderError)
+    return new ApiError(503, GrpcCode.Unavailable, error.message);
+  if (error instanceof MembershipError)
+    return new ApiError(400, GrpcCode.FailedPrecondition, error.message);
+  if (error.name === "KvError") {
+    const code = (error as Error & { code: string }).code;
+    const grpc =
+      code === "Compacted" || code === "FutureRevision"
+        ? GrpcCode.OutOfRange
+        : GrpcCode.InvalidArgument;
+    return new ApiError(400, grpc, error.message);
+  }
+  if (error.name === "LeaseNotFoundError")
+    return new ApiError(404, GrpcCode.NotFound, "etcdserver: requested lease not found");
+  return new ApiError(500, 2, error.message);
+}
+
+function readBody(request: IncomingMessage, maxBodyBytes: number): Promise<Json> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(request.headers["content-length"] ?? 0);
+    if (declared > maxBodyBytes) {
+      request.resume();
+      reject(tooLarge(declared, maxBodyBytes));
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    request.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > maxBodyBytes) {
+        request.removeAllListeners("data");
+        request.resume();
+        reject(tooLarge(size, maxBodyBytes));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    request.on("end", () => {
+      if (size > maxBodyBytes) return;
+      const text = Buffer.concat(chunks).toString("utf8");
+      if (text.trim() === "") return resolve({});
+      try {
+        const value = JSON.parse(text) as unknown;
+        if (typeof value !== "object" || value === null || Array.isArray(value))
+          throw new Error("not a JSON object");
+        resolve(value as Json);
+      } catch (error) {
+        reject(new BadRequestError(`request body is not valid JSON: ${(error as Error).message}`));
+      }
+    });
+    request.on("error", reject);
+  });
+}
+
+function tooLarge(size: number, max: number): ApiError {
+  return new ApiError(
+    413,
+    GrpcCode.InvalidArgument,
+    `etcdserver: request is too large: ${size} bytes of JSON, over ${max} (--max-request-bytes ` +
+      "with base64 overhead); split it or store large values elsewhere",
+  );
+}
+
+export function reply(response: ServerResponse, status: number, body: Json): void {
+  const text = JSON.stringify(body);
+  response.writeHead(status, {
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(text),
+  });
+  response.end(text);
+}

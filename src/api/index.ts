@@ -1,0 +1,3 @@
+// The client-facing API of a member.
+export { ApiError } from "./common.ts";
+export { startClientServer } from "./gateway.ts";

@@ -1,0 +1,203 @@
+// Executes decoded commands inside the batch's LMDB write txn (etcd's applier + mvcc txn write).
+// Request errors are KvErrors: thrown before any write (or inside a child txn for `txn`), turned
+// into an error result, so a failing command never changes state.
+import { compareBytes, u64Bytes } from "./bytes.ts";
+import { decodeCommand } from "./command.ts";
+import { compactHistory } from "./compact.ts";
+import { CommandDecodeError, KvError } from "./errors.ts";
+import { type Dbs, decodeRecord, leaseKeys } from "./layout.ts";
+import { currentKvs, readRange } from "./range.ts";
+import type {
+  ApplyResult,
+  Command,
+  CommandResponse,
+  Compare,
+  DeleteRangeCommand,
+  DeleteRangeResponse,
+  KeyValue,
+  OpResponse,
+  PutCommand,
+  PutResponse,
+  RequestOp,
+  TxnCommand,
+  TxnResponse,
+  WatchEvent,
+} from "./types.ts";
+import { WriteTxn } from "./write_txn.ts";
+
+export interface EventBatch {
+  revision: number;
+  events: WatchEvent[];
+}
+
+export class Executor {
+  readonly batches: EventBatch[] = [];
+  readonly granted: Array<{ id: number; ttl: number }> = [];
+  readonly revoked: number[] = [];
+
+  constructor(
+    private readonly dbs: Dbs,
+    public revision: number,
+    public compactRevision: number,
+  ) {}
+
+  execute(bytes: Uint8Array): ApplyResult {
+    let cmd: Command;
+    try {
+      cmd = decodeCommand(bytes);
+    } catch (e) {
+      if (!(e instanceof CommandDecodeError)) throw e;
+      return { revision: this.revision, error: { code: "InvalidArgument", message: e.message } };
+    }
+    const t = new WriteTxn(this.dbs, this.revision + 1);
+    try {
+      const response =
+        cmd.op === "txn"
+          ? // A child txn, so a request error halfway through a txn rolls back its earlier writes.
+            this.dbs.env.transactionSync(() => this.txn(t, cmd))
+          : this.run(t, cmd);
+      if (t.changed) {
+        this.revision = t.main;
+        this.batches.push({ revision: t.main, events: t.events });
+      }
+      return { revision: this.revision, response };
+    } catch (e) {
+      if (e instanceof KvError) return { revision: this.revision, error: e.toInfo() };
+      throw e;
+    }
+  }
+
+  private run(t: WriteTxn, c: Exclude<Command, TxnCommand>): CommandResponse {
+    switch (c.op) {
+      case "put":
+        return this.put(t, c);
+      case "deleteRange":
+        return this.deleteRange(t, c);
+      case "compact":
+        if (c.revision <= this.compactRevision) throw new KvError("Compacted");
+        if (c.revision > this.revision) throw new KvError("FutureRevision");
+        compactHistory(this.dbs, c.revision);
+        this.compactRevision = c.revision;
+        return { op: "compact" };
+      case "leaseGrant": {
+        if (!Number.isSafeInteger(c.id) || c.id <= 0) {
+          throw new KvError("InvalidArgument", "etcdserver: lease id must be a positive integer");
+        }
+        if (this.dbs.lease.doesExist(u64Bytes(c.id))) throw new KvError("LeaseExists");
+        this.dbs.lease.putSync(u64Bytes(c.id), u64Bytes(c.ttlSeconds));
+        this.granted.push({ id: c.id, ttl: c.ttlSeconds });
+        return { op: "leaseGrant", id: c.id, ttl: c.ttlSeconds };
+      }
+      case "leaseRevoke": {
+        if (!this.dbs.lease.doesExist(u64Bytes(c.id))) throw new KvError("LeaseNotFound");
+        for (const key of leaseKeys(this.dbs, c.id)) {
+          const rec = this.dbs.kv.get(key);
+          if (rec !== undefined) t.delete(decodeRecord(rec).kv);
+        }
+        this.dbs.lease.removeSync(u64Bytes(c.id));
+        this.revoked.push(c.id);
+        return { op: "leaseRevoke" };
+      }
+    }
+  }
+
+  private put(t: WriteTxn, c: PutCommand): PutResponse {
+    if (c.key.length === 0) throw new KvError("InvalidArgument", "etcdserver: key is not provided");
+    if (c.ignoreValue && c.value.length > 0) {
+      throw new KvError("InvalidArgument", "etcdserver: value is provided");
+    }
+    if (c.ignoreLease && c.lease !== 0) {
+      throw new KvError("InvalidArgument", "etcdserver: lease is provided");
+    }
+    const rec = this.dbs.kv.get(c.key);
+    const prev = rec === undefined ? undefined : decodeRecord(rec).kv;
+    if ((c.ignoreValue || c.ignoreLease) && prev === undefined) throw new KvError("KeyNotFound");
+    const lease = c.ignoreLease ? prev!.lease : c.lease;
+    if (lease !== 0 && !this.dbs.lease.doesExist(u64Bytes(lease))) {
+      throw new KvError("LeaseNotFound");
+    }
+    t.put(c.key, c.ignoreValue ? prev!.value : c.value, lease, prev);
+    return c.prevKv && prev !== undefined ? { op: "put", prevKv: prev } : { op: "put" };
+  }
+
+  private deleteRange(t: WriteTxn, c: DeleteRangeCommand): DeleteRangeResponse {
+    if (c.key.length === 0 && c.rangeEnd.length === 0) {
+      throw new KvError("InvalidArgument", "etcdserver: key is not provided");
+    }
+    const kvs = currentKvs(this.dbs, c.key, c.rangeEnd);
+    for (const kv of kvs) t.delete(kv);
+    return c.prevKv
+      ? { op: "deleteRange", deleted: kvs.length, prevKvs: kvs }
+      : { op: "deleteRange", deleted: kvs.length };
+  }
+
+  private txn(t: WriteTxn, c: TxnCommand): TxnResponse {
+    const succeeded = c.compare.every((cmp) => this.compare(cmp));
+    const ops = succeeded ? c.success : c.failure;
+    const responses = ops.map((op) => this.op(t, op));
+    return { op: "txn", succeeded, responses };
+  }
+
+  private op(t: WriteTxn, op: RequestOp): OpResponse {
+    switch (op.op) {
+      case "range": {
+        // Reads inside a txn see its earlier writes, at the revision the txn will create.
+        const revision = t.changed ? t.main : this.revision;
+        const state = { revision, compactRevision: this.compactRevision };
+        return { op: "range", ...readRange(this.dbs, op, state) };
+      }
+      case "put":
+        return this.put(t, op);
+      case "deleteRange":
+        return this.deleteRange(t, op);
+      case "txn":
+        return this.txn(t, op);
+    }
+  }
+
+  /** etcd's applyCompare: every key in the range must match; no key compares as a zero KeyValue,
+   * except for value compares, which then fail. */
+  private compare(c: Compare): boolean {
+    const kvs = currentKvs(this.dbs, c.key, c.rangeEnd);
+    if (kvs.length === 0) {
+      if (c.target === "value") return false;
+      return compareOne(c, ZERO_KV);
+    }
+    return kvs.every((kv) => compareOne(c, kv));
+  }
+}
+
+const ZERO_KV: KeyValue = {
+  key: new Uint8Array(0),
+  value: new Uint8Array(0),
+  createRevision: 0,
+  modRevision: 0,
+  version: 0,
+  lease: 0,
+};
+
+function compareOne(c: Compare, kv: KeyValue): boolean {
+  let r: number;
+  if (c.target === "value") r = compareBytes(kv.value, c.value);
+  else {
+    const n =
+      c.target === "version"
+        ? kv.version
+        : c.target === "create"
+          ? kv.createRevision
+          : c.target === "mod"
+            ? kv.modRevision
+            : kv.lease;
+    r = Math.sign(n - c.number);
+  }
+  switch (c.result) {
+    case "equal":
+      return r === 0;
+    case "greater":
+      return r > 0;
+    case "less":
+      return r < 0;
+    case "not_equal":
+      return r !== 0;
+  }
+}

@@ -1,0 +1,207 @@
+// MvccStore: the Raft state machine (etcd mvcc + lessor semantics) on LMDB. See layout.ts for the
+// on-disk layout. apply() is deterministic: its effect on LMDB depends only on the entries.
+import { copyFileSync, mkdirSync, mkdtempSync, renameSync, rmSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
+import { open } from "lmdb";
+import type { EventBatch } from "./executor.ts";
+import { Executor } from "./executor.ts";
+import { hashDbs } from "./hash.ts";
+import { type HistoryChunk, readHistory } from "./history.ts";
+import {
+  type Dbs,
+  leaseIds,
+  leaseKeys,
+  leaseTtl,
+  META_APPLIED,
+  META_COMPACT,
+  META_REVISION,
+  openDbs,
+  readMetaNumber,
+  TXN_FLAGS,
+  userMetaKey,
+  writeMetaNumber,
+} from "./layout.ts";
+import { Lessor } from "./lessor.ts";
+import { readRange } from "./range.ts";
+import type { ApplyItem, ApplyResult, RangeRequest, RangeResponse } from "./types.ts";
+import { WatchHub } from "./watch_hub.ts";
+
+export interface MvccStoreOptions {
+  mapSizeBytes?: number;
+}
+
+export class MvccStore {
+  readonly watches: WatchHub;
+  readonly leases: Lessor;
+  private dbs: Dbs;
+  private applied = 0;
+  private rev = 1;
+  private compactRev = 0;
+
+  private constructor(
+    private readonly dir: string,
+    private readonly options: MvccStoreOptions,
+  ) {
+    this.dbs = openDbs(dir, options.mapSizeBytes);
+    this.loadMeta();
+    const store = this;
+    this.watches = new WatchHub({
+      get revision() {
+        return store.rev;
+      },
+      get compactRevision() {
+        return store.compactRev;
+      },
+      readHistory: (from, to, max, match, withPrev): HistoryChunk =>
+        readHistory(this.dbs, from, to, max, match, withPrev),
+    });
+    this.leases = new Lessor({
+      leaseTtl: (id) => leaseTtl(this.dbs, id),
+      leaseIds: () => leaseIds(this.dbs),
+      leaseKeys: (id) => leaseKeys(this.dbs, id),
+    });
+  }
+
+  /** Opens (creating if needed) the LMDB environment in directory `dir`. */
+  static open(dir: string, options: MvccStoreOptions = {}): MvccStore {
+    mkdirSync(dir, { recursive: true });
+    return new MvccStore(dir, options);
+  }
+
+  get appliedIndex(): number {
+    return this.applied;
+  }
+
+  get revision(): number {
+    return this.rev;
+  }
+
+  get compactRevision(): number {
+    return this.compactRev;
+  }
+
+  private loadMeta(): void {
+    this.applied = readMetaNumber(this.dbs, META_APPLIED, 0);
+    // As etcd: an empty store is at revision 1.
+    this.rev = readMetaNumber(this.dbs, META_REVISION, 1);
+    this.compactRev = readMetaNumber(this.dbs, META_COMPACT, 0);
+  }
+
+  /**
+   * Applies committed entries in one synchronous LMDB write txn, appliedIndex included, then tells
+   * the lessor and the watchers. Items at or below appliedIndex are skipped (null): a restart
+   * replays the WAL from an older index. `nowMs` only sets the leader's in-memory expiry of
+   * granted leases (defaults to the last time the lessor saw); it never reaches LMDB.
+   */
+  apply(items: readonly ApplyItem[], nowMs?: number): (ApplyResult | null)[] {
+    const results: (ApplyResult | null)[] = new Array(items.length).fill(null);
+    const exec = new Executor(this.dbs, this.rev, this.compactRev);
+    let applied = this.applied;
+    this.dbs.env.transactionSync(() => {
+      for (let i = 0; i < items.length; i++) {
+        const item = items[i]!;
+        if (item.index <= applied) continue;
+        if (item.command !== null) results[i] = exec.execute(item.command);
+        if (item.meta !== undefined) {
+          this.dbs.meta.putSync(userMetaKey(item.meta.key), item.meta.value);
+        }
+        applied = item.index;
+      }
+      if (applied === this.applied) return;
+      writeMetaNumber(this.dbs, META_APPLIED, applied);
+      if (exec.revision !== this.rev) writeMetaNumber(this.dbs, META_REVISION, exec.revision);
+      if (exec.compactRevision !== this.compactRev) {
+        writeMetaNumber(this.dbs, META_COMPACT, exec.compactRevision);
+      }
+    }, TXN_FLAGS);
+    // Only now, after commit, does memory follow LMDB: a throw above leaves both untouched.
+    this.applied = applied;
+    this.rev = exec.revision;
+    this.compactRev = exec.compactRevision;
+    this.leases.applied(exec.granted, exec.revoked, nowMs);
+    if (exec.batches.length > 0) this.notify(exec.batches);
+    return results;
+  }
+
+  private notify(batches: EventBatch[]): void {
+    this.watches.notify(batches);
+  }
+
+  getMeta(key: string): Uint8Array | undefined {
+    const v = this.dbs.meta.get(userMetaKey(key));
+    return v === undefined ? undefined : new Uint8Array(v);
+  }
+
+  /** Serves a read directly (not through the log). Throws KvError Compacted / FutureRevision. */
+  range(req: RangeRequest): RangeResponse {
+    return readRange(this.dbs, req, { revision: this.rev, compactRevision: this.compactRev });
+  }
+
+  /** Makes everything applied so far durable (fsync of data and meta pages). */
+  sync(): Promise<void> {
+    const env = this.dbs.env as unknown as { sync(cb: (err?: Error) => void): void };
+    return new Promise((resolve, reject) => env.sync((err) => (err ? reject(err) : resolve())));
+  }
+
+  /** A consistent single-file copy of the store at `path`; returns the applied index it holds. */
+  async backup(path: string): Promise<number> {
+    mkdirSync(dirname(path), { recursive: true });
+    const tmp = mkdtempSync(join(dirname(path), `.${basename(path)}.`));
+    try {
+      // LMDB copies its own read snapshot in a worker thread; applies may commit meanwhile, so the
+      // applied index is read back from the copy rather than taken from memory.
+      await this.dbs.env.backup(tmp, false);
+      renameSync(join(tmp, "data.mdb"), path);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+    const copy = open<Uint8Array, Uint8Array>({
+      path,
+      noSubdir: true,
+      readOnly: true,
+      keyEncoding: "binary",
+      encoding: "binary",
+      maxDbs: 8,
+    });
+    try {
+      const meta = copy.openDB<Uint8Array, Uint8Array>({
+        name: "meta",
+        keyEncoding: "binary",
+        encoding: "binary",
+      });
+      return readMetaNumber({ meta } as Dbs, META_APPLIED, 0);
+    } finally {
+      await copy.close();
+    }
+  }
+
+  /**
+   * Replaces the store with a snapshot file made by backup() (on any member), then reopens.
+   * Watchers are kept: they re-read history from where they were (the snapshot continues the same
+   * replicated history) and are canceled with reason "compacted" if that part was compacted away.
+   */
+  async restore(path: string): Promise<void> {
+    const previousRevision = this.rev;
+    this.watches.pause();
+    await this.dbs.env.close();
+    const target = join(this.dir, "data.mdb");
+    const staged = `${target}.restore`;
+    copyFileSync(path, staged);
+    renameSync(staged, target);
+    rmSync(join(this.dir, "lock.mdb"), { force: true });
+    this.dbs = openDbs(this.dir, this.options.mapSizeBytes);
+    this.loadMeta();
+    this.leases.restored();
+    this.watches.resync(previousRevision);
+  }
+
+  /** Deterministic SHA-256 (hex) of all replicated MVCC state; see hash.ts. */
+  hashState(): string {
+    return hashDbs(this.dbs);
+  }
+
+  async close(): Promise<void> {
+    this.watches.closeAll("store closed");
+    await this.dbs.env.close();
+  }
+}

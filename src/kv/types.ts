@@ -1,0 +1,177 @@
+// The data model shared by the codec, the store, the lessor and the watch hub (etcd v3 shapes).
+
+/** One key's state at one revision, as etcd's mvccpb.KeyValue. */
+export interface KeyValue {
+  key: Uint8Array;
+  value: Uint8Array;
+  createRevision: number;
+  modRevision: number;
+  version: number;
+  lease: number;
+}
+
+export type SortOrder = "none" | "ascend" | "descend";
+export type SortTarget = "key" | "version" | "create" | "mod" | "value";
+
+/** rangeEnd: empty = the single key `key`; [0] = every key >= key; otherwise [key, rangeEnd). */
+export interface RangeRequest {
+  key: Uint8Array;
+  rangeEnd?: Uint8Array;
+  /** 0 or absent = current revision. */
+  revision?: number;
+  /** 0 or absent = no limit. */
+  limit?: number;
+  sortOrder?: SortOrder;
+  sortTarget?: SortTarget;
+  countOnly?: boolean;
+  keysOnly?: boolean;
+  minModRevision?: number;
+  maxModRevision?: number;
+  minCreateRevision?: number;
+  maxCreateRevision?: number;
+}
+
+export interface RangeResponse {
+  kvs: KeyValue[];
+  more: boolean;
+  /** Keys in the range at the revision, before limit and before the min/max filters (as etcd). */
+  count: number;
+  revision: number;
+}
+
+export type CompareTarget = "value" | "version" | "create" | "mod" | "lease";
+export type CompareResult = "equal" | "greater" | "less" | "not_equal";
+
+export type Compare =
+  | {
+      target: "value";
+      result: CompareResult;
+      key: Uint8Array;
+      rangeEnd: Uint8Array;
+      value: Uint8Array;
+    }
+  | {
+      target: "version" | "create" | "mod" | "lease";
+      result: CompareResult;
+      key: Uint8Array;
+      rangeEnd: Uint8Array;
+      number: number;
+    };
+
+export interface PutCommand {
+  op: "put";
+  key: Uint8Array;
+  value: Uint8Array;
+  /** 0 = no lease. Lease ids must be positive safe integers (< 2^53). */
+  lease: number;
+  prevKv: boolean;
+  ignoreValue: boolean;
+  ignoreLease: boolean;
+}
+
+export interface DeleteRangeCommand {
+  op: "deleteRange";
+  key: Uint8Array;
+  rangeEnd: Uint8Array;
+  prevKv: boolean;
+}
+
+export interface RangeOp extends RangeRequest {
+  op: "range";
+}
+
+export interface TxnCommand {
+  op: "txn";
+  compare: Compare[];
+  success: RequestOp[];
+  failure: RequestOp[];
+}
+
+export type RequestOp = RangeOp | PutCommand | DeleteRangeCommand | TxnCommand;
+
+export interface CompactCommand {
+  op: "compact";
+  revision: number;
+}
+
+export interface LeaseGrantCommand {
+  op: "leaseGrant";
+  /** Chosen by the proposer; a positive safe integer. */
+  id: number;
+  ttlSeconds: number;
+}
+
+export interface LeaseRevokeCommand {
+  op: "leaseRevoke";
+  id: number;
+}
+
+export type Command =
+  | PutCommand
+  | DeleteRangeCommand
+  | TxnCommand
+  | CompactCommand
+  | LeaseGrantCommand
+  | LeaseRevokeCommand;
+
+export interface PutResponse {
+  op: "put";
+  prevKv?: KeyValue;
+}
+
+export interface DeleteRangeResponse {
+  op: "deleteRange";
+  deleted: number;
+  prevKvs?: KeyValue[];
+}
+
+export interface RangeOpResponse extends RangeResponse {
+  op: "range";
+}
+
+export interface TxnResponse {
+  op: "txn";
+  succeeded: boolean;
+  responses: OpResponse[];
+}
+
+export type OpResponse = RangeOpResponse | PutResponse | DeleteRangeResponse | TxnResponse;
+
+export type CommandResponse =
+  | PutResponse
+  | DeleteRangeResponse
+  | TxnResponse
+  | { op: "compact" }
+  | { op: "leaseGrant"; id: number; ttl: number }
+  | { op: "leaseRevoke" };
+
+export type KvErrorCode =
+  | "KeyNotFound"
+  | "LeaseNotFound"
+  | "LeaseExists"
+  | "Compacted"
+  | "FutureRevision"
+  | "InvalidArgument";
+
+export interface KvErrorInfo {
+  code: KvErrorCode;
+  message: string;
+}
+
+/** `revision` is the store revision after the command (etcd's response header revision). */
+export type ApplyResult =
+  | { revision: number; response: CommandResponse }
+  | { revision: number; error: KvErrorInfo };
+
+/** command null = no-op (empty Raft entry, conf change); meta is stored in the same LMDB txn. */
+export interface ApplyItem {
+  index: number;
+  command: Uint8Array | null;
+  meta?: { key: string; value: Uint8Array };
+}
+
+export interface WatchEvent {
+  type: "put" | "delete";
+  kv: KeyValue;
+  prevKv?: KeyValue;
+}

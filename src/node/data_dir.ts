@@ -1,0 +1,101 @@
+// The member's data directory: who it belongs to (member.json), the WAL, the kv store and the
+// snapshot files. Opening it checks that it is this member's, of this cluster, before anything
+// is read, so that a wrong --data-dir is refused instead of merged.
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  writeFileSync,
+} from "node:fs";
+import { join } from "node:path";
+import type { NodeId } from "../raft/index.ts";
+
+export interface MemberIdentity {
+  readonly clusterId: string;
+  readonly clusterToken: string;
+  readonly name: string;
+  readonly memberId: NodeId;
+}
+
+export class DataDirError extends Error {
+  override name = "DataDirError";
+}
+
+export interface DataDirLayout {
+  readonly root: string;
+  readonly wal: string;
+  readonly kv: string;
+  readonly snap: string;
+  readonly identityFile: string;
+}
+
+export function dataDirLayout(root: string): DataDirLayout {
+  return {
+    root,
+    wal: join(root, "wal"),
+    kv: join(root, "kv"),
+    snap: join(root, "snap"),
+    identityFile: join(root, "member.json"),
+  };
+}
+
+/**
+ * Returns true when the directory is new (nothing to recover). Throws DataDirError when it
+ * belongs to another member or cluster, or holds a log without its identity file.
+ */
+export function claimDataDir(layout: DataDirLayout, expected: MemberIdentity): boolean {
+  mkdirSync(layout.root, { recursive: true });
+  if (!existsSync(layout.identityFile)) {
+    const walFiles = existsSync(layout.wal) ? readdirSync(layout.wal) : [];
+    if (walFiles.some((file) => file.endsWith(".wal"))) {
+      throw new DataDirError(
+        `${layout.root} holds a write-ahead log but no member.json: it was not made by this ` +
+          "version of qmesh or was damaged; move it away and re-add this member",
+      );
+    }
+    writeIdentity(layout, expected);
+    return true;
+  }
+  const found = readIdentity(layout);
+  if (found.clusterToken !== expected.clusterToken || found.clusterId !== expected.clusterId) {
+    throw new DataDirError(
+      `${layout.root} belongs to cluster "${found.clusterToken}" (id ${found.clusterId}), not ` +
+        `"${expected.clusterToken}" (id ${expected.clusterId}): use another --data-dir, or the ` +
+        "--initial-cluster-token this directory was created with",
+    );
+  }
+  if (found.name !== expected.name || found.memberId !== expected.memberId) {
+    throw new DataDirError(
+      `${layout.root} belongs to member "${found.name}" (id ${hex(found.memberId)}), not ` +
+        `"${expected.name}" (id ${hex(expected.memberId)}): use this member's own --data-dir`,
+    );
+  }
+  return false;
+}
+
+function readIdentity(layout: DataDirLayout): MemberIdentity {
+  try {
+    const value = JSON.parse(readFileSync(layout.identityFile, "utf8")) as MemberIdentity;
+    if (typeof value.clusterId !== "string" || typeof value.memberId !== "number") {
+      throw new Error("missing fields");
+    }
+    return value;
+  } catch (error) {
+    throw new DataDirError(
+      `${layout.identityFile} is unreadable (${(error as Error).message}): the data directory ` +
+        "is damaged; move it away and re-add this member",
+    );
+  }
+}
+
+function writeIdentity(layout: DataDirLayout, identity: MemberIdentity): void {
+  const temp = `${layout.identityFile}.tmp`;
+  writeFileSync(temp, `${JSON.stringify(identity, null, 2)}\n`);
+  renameSync(temp, layout.identityFile);
+}
+
+export function hex(id: NodeId): string {
+  return id.toString(16);
+}

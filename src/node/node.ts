@@ -1,0 +1,506 @@
+// One qmesh member: opens its data directory, starts the transport, drives the Raft core with a
+// clock, and offers what the client API needs (proposals, reads, watches, leases, membership).
+// Everything else lives in its own module; this one only wires them together.
+import { randomBytes, randomInt } from "node:crypto";
+import type { Logger as PinoLogger } from "pino";
+import {
+  type ApplyResult,
+  type Command,
+  encodeCommand,
+  type MvccStore,
+  type RangeRequest,
+  type RangeResponse,
+} from "../kv/index.ts";
+import {
+  type ConfChange,
+  ConfChangeTransition,
+  ConfChangeType,
+  type ConfState,
+  type NodeId,
+  RawNode,
+  SeededRandom,
+} from "../raft/index.ts";
+import { loadTlsMaterial, type PeerAddress, Transport } from "../transport/index.ts";
+import { type OpenedState, openState } from "./boot.ts";
+import { clusterIdOf, memberIdOf, type NodeConfig } from "./config.ts";
+import { claimDataDir, dataDirLayout } from "./data_dir.ts";
+import { encodeMemberInfo, type MemberInfo, MemberRegistry } from "./members.ts";
+import { NodeMetrics } from "./metrics.ts";
+import { PendingProposals, ReadBatcher } from "./pending.ts";
+import { encodeProposal, ProposalKind } from "./proposal.ts";
+import { MEMBERS_META_KEY, RaftMember } from "./raft_member.ts";
+import { checkMemberCertificate } from "./tls_check.ts";
+
+export const REQUEST_TIMEOUT_MS = 7_000;
+const LEASE_CHECK_MS = 500;
+const PROGRESS_NOTIFY_MS = 10_000;
+const PEER_STATS_MS = 1_000;
+const MAX_EXPIRED_PER_CHECK = 1_000;
+
+export class RequestTooLargeError extends Error {
+  override name = "RequestTooLargeError";
+}
+export class NotLeaderError extends Error {
+  override name = "NotLeaderError";
+}
+export class MembershipError extends Error {
+  override name = "MembershipError";
+}
+
+export interface NodeStatus {
+  readonly id: NodeId;
+  readonly name: string;
+  readonly clusterId: string;
+  readonly leader: NodeId;
+  readonly term: number;
+  readonly commitIndex: number;
+  readonly appliedIndex: number;
+  readonly revision: number;
+  readonly isLearner: boolean;
+}
+
+export class QmeshNode {
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly proposals = new PendingProposals<ApplyResult | null>(REQUEST_TIMEOUT_MS);
+  private readonly reads: ReadBatcher;
+  private readonly membershipWaiters = new Set<() => void>();
+  private published = false;
+  private closed = false;
+  private fatal: Error | null = null;
+
+  private constructor(
+    readonly metrics: NodeMetrics,
+    readonly config: NodeConfig,
+    readonly id: NodeId,
+    readonly clusterId: string,
+    private readonly state: OpenedState,
+    readonly members: MemberRegistry,
+    private readonly transport: Transport,
+    private readonly member: RaftMember,
+    private readonly logger: PinoLogger,
+    private readonly onFatal: (error: Error) => void,
+  ) {
+    this.reads = new ReadBatcher(REQUEST_TIMEOUT_MS, (requestId) =>
+      member.raft.readIndex(requestId),
+    );
+  }
+
+  static async start(
+    config: NodeConfig,
+    logger: PinoLogger,
+    onFatal: (error: Error) => void,
+  ): Promise<QmeshNode> {
+    const token = config.initialClusterToken;
+    const id = memberIdOf(config.name, config.listenPeerUrl, token);
+    const clusterId = clusterIdOf(config.initialCluster, token);
+    const layout = dataDirLayout(config.dataDir);
+    const secure = config.listenPeerUrl.startsWith("https:");
+    const tls = secure ? loadTlsMaterial(config.certDir, config.name) : null;
+    if (tls !== null) checkMemberCertificate(tls, config.name, config.certDir);
+    const isNew = claimDataDir(layout, {
+      clusterId: token,
+      clusterToken: token,
+      name: config.name,
+      memberId: id,
+    });
+    const initialMembers: MemberInfo[] = config.initialCluster.map((m) => ({
+      id: memberIdOf(m.name, m.peerUrl, token),
+      name: m.name,
+      peerUrl: m.peerUrl,
+      clientUrl: m.name === config.name ? config.listenClientUrl : "",
+    }));
+    const bootstrap = config.initialClusterState === "new" ? initialMembers.map((m) => m.id) : null;
+    const state = await openState(layout, isNew, bootstrap, logger);
+    const stored = state.kv.getMeta(MEMBERS_META_KEY);
+    const members =
+      stored === undefined ? new MemberRegistry(initialMembers) : MemberRegistry.decode(stored);
+    // The config may know addresses of members the log has not told us about yet (a joiner).
+    for (const member of initialMembers)
+      if (members.get(member.id) === undefined) members.upsert(member);
+
+    const raft = new RawNode({
+      id,
+      storage: state.storage,
+      random: new SeededRandom(randomInt(2 ** 31)),
+      electionTimeoutTicks: config.electionTicks,
+      heartbeatIntervalTicks: 1,
+      appliedIndex: state.appliedIndex,
+      checkQuorum: true,
+      preVote: true,
+      logger: {
+        debug: (m) => logger.debug(m),
+        info: (m) => logger.info(m),
+        warn: (m) => logger.warn(m),
+      },
+    });
+    let node: QmeshNode | null = null;
+    const transport = new Transport({
+      self: { id, name: config.name, url: config.listenPeerUrl },
+      clusterId: token,
+      tls,
+      logger,
+      onMessages: (messages) => node?.member.step(messages),
+      onSnapshot: (message, file) => node?.member.receiveSnapshot(message, file),
+      receiveSnapshot: (bytes, checksum) => state.snapshots.receive(bytes, checksum),
+      onPeerUnreachable: (peer) => node?.member.raft.reportUnreachable(peer),
+    });
+    const metrics = new NodeMetrics();
+    const member = new RaftMember(
+      raft,
+      { ...state, metrics, logger },
+      members,
+      {
+        send: (messages) => transport.send(messages),
+        sendSnapshot: (message) => node!.sendSnapshot(message),
+        onProposalApplied: (sequence, result) => node?.proposals.resolve(sequence, result),
+        onReadState: (requestId, index) => node?.reads.accept(requestId, index),
+        onApplied: (applied) => node?.afterApply(applied),
+        onLeaderChange: (leader, isLeader) => node?.leaderChanged(leader, isLeader),
+        onMembersChanged: (confState) => node?.membersChanged(confState),
+        onFatal: (error) => node?.fail(error),
+      },
+      { everyEntries: config.snapshotCount, catchUpEntries: config.snapshotCatchUpEntries },
+    );
+    node = new QmeshNode(
+      metrics,
+      config,
+      id,
+      clusterId,
+      state,
+      members,
+      transport,
+      member,
+      logger,
+      onFatal,
+    );
+    try {
+      await transport.listen();
+    } catch (error) {
+      await state.wal.close();
+      await state.kv.close();
+      throw error;
+    }
+    node.membersChanged(member.confState);
+    node.startTimers();
+    logger.info(
+      `member ${config.name} (id ${id.toString(16)}) started; peers on ${config.listenPeerUrl}`,
+    );
+    member.drive();
+    return node;
+  }
+
+  get kv(): MvccStore {
+    return this.state.kv;
+  }
+
+  get leaderId(): NodeId {
+    return this.member.leader;
+  }
+
+  get isLeader(): boolean {
+    return this.member.isLeader;
+  }
+
+  get peerPort(): number {
+    return this.transport.port;
+  }
+
+  /** Replicates a kv command and resolves with its result once this member applied it. */
+  async propose(command: Command): Promise<ApplyResult | null> {
+    const payload = encodeCommand(command);
+    if (payload.length > this.config.maxRequestBytes) {
+      throw new RequestTooLargeError(
+        `request is ${payload.length} bytes, over the limit of ${this.config.maxRequestBytes} ` +
+          "(--max-request-bytes): split it or store large values elsewhere",
+      );
+    }
+    return this.proposeRaw(ProposalKind.Kv, payload, command.op);
+  }
+
+  private proposeRaw(kind: ProposalKind, payload: Uint8Array, what: string) {
+    this.checkUsable();
+    const { sequence, result } = this.proposals.register(what);
+    this.metrics.proposals.inc();
+    try {
+      this.member.raft.propose(encodeProposal(kind, this.id, sequence, payload));
+    } catch (error) {
+      this.metrics.proposalsFailed.inc();
+      this.proposals.reject(sequence, noLeader(error as Error));
+    }
+    this.member.drive();
+    result.catch(() => this.metrics.proposalsFailed.inc());
+    return result;
+  }
+
+  /** A range read: linearizable (a ReadIndex round) unless `serializable`. */
+  async range(request: RangeRequest, serializable: boolean): Promise<RangeResponse> {
+    this.checkUsable();
+    if (!serializable) {
+      const waiting = this.reads.wait();
+      this.reads.flush();
+      this.member.drive();
+      await waiting;
+    }
+    return this.state.kv.range(request);
+  }
+
+  /** Waits until a linearizable read could be served (for watch creation, status, txn reads). */
+  async linearizableBarrier(): Promise<void> {
+    const waiting = this.reads.wait();
+    this.reads.flush();
+    this.member.drive();
+    await waiting;
+  }
+
+  leaseKeepAlive(id: number): number {
+    if (!this.member.isLeader)
+      throw new NotLeaderError("lease keep-alive must be sent to the leader");
+    return this.state.kv.leases.keepAlive(id, performance.now());
+  }
+
+  newLeaseId(): number {
+    // 52 random bits: a safe integer, never zero.
+    return (randomBytes(7).readUIntBE(0, 7) % 2 ** 52) + 1;
+  }
+
+  leaderMember(): MemberInfo | undefined {
+    return this.members.get(this.member.leader);
+  }
+
+  status(): NodeStatus {
+    return {
+      id: this.id,
+      name: this.config.name,
+      clusterId: this.clusterId,
+      leader: this.member.leader,
+      term: this.member.term,
+      commitIndex: this.member.commitIndex,
+      appliedIndex: this.state.kv.appliedIndex,
+      revision: this.state.kv.revision,
+      isLearner: this.member.confState.learners.includes(this.id),
+    };
+  }
+
+  confState(): ConfState {
+    return this.member.confState;
+  }
+
+  /** Adds a member (as a learner when asked: it catches up before it can vote). */
+  async addMember(name: string, peerUrl: string, learner: boolean): Promise<MemberInfo> {
+    const id = memberIdOf(name, peerUrl, this.config.initialClusterToken);
+    if (this.members.get(id) !== undefined || this.members.byName(name) !== undefined) {
+      throw new MembershipError(`member "${name}" is already in the cluster`);
+    }
+    const info: MemberInfo = { id, name, peerUrl, clientUrl: "" };
+    const type = learner ? ConfChangeType.AddLearnerNode : ConfChangeType.AddNode;
+    await this.changeMembership(
+      {
+        transition: ConfChangeTransition.Auto,
+        changes: [{ type, nodeId: id }],
+        context: encodeMemberInfo(info),
+      },
+      () => (learner ? this.member.confState.learners : this.member.confState.voters).includes(id),
+    );
+    return info;
+  }
+
+  async promoteMember(id: NodeId): Promise<void> {
+    const info = this.members.get(id);
+    if (info === undefined || !this.member.confState.learners.includes(id)) {
+      throw new MembershipError(`member ${id.toString(16)} is not a learner of this cluster`);
+    }
+    await this.changeMembership(
+      {
+        transition: ConfChangeTransition.Auto,
+        changes: [{ type: ConfChangeType.AddNode, nodeId: id }],
+        context: encodeMemberInfo(info),
+      },
+      () => this.member.confState.voters.includes(id),
+    );
+  }
+
+  async removeMember(id: NodeId): Promise<void> {
+    if (this.members.get(id) === undefined) {
+      throw new MembershipError(`member ${id.toString(16)} is not in the cluster`);
+    }
+    await this.changeMembership(
+      {
+        transition: ConfChangeTransition.Auto,
+        changes: [{ type: ConfChangeType.RemoveNode, nodeId: id }],
+        context: new Uint8Array(0),
+      },
+      () => {
+        const c = this.member.confState;
+        return ![...c.voters, ...c.learners, ...c.votersOutgoing].includes(id);
+      },
+    );
+  }
+
+  transferLeadership(to: NodeId): void {
+    if (!this.member.isLeader) throw new NotLeaderError("only the leader can transfer leadership");
+    this.member.raft.transferLeadership(to);
+    this.member.drive();
+  }
+
+  private async changeMembership(change: ConfChange, done: () => boolean): Promise<void> {
+    this.checkUsable();
+    if (!this.member.isLeader) {
+      throw new NotLeaderError("membership changes must be sent to the leader");
+    }
+    try {
+      this.member.raft.proposeConfChange(change);
+    } catch (error) {
+      throw new MembershipError(`membership change refused: ${(error as Error).message}`);
+    }
+    this.member.drive();
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.membershipWaiters.delete(check);
+        reject(
+          new MembershipError(`membership change not applied within ${REQUEST_TIMEOUT_MS} ms`),
+        );
+      }, REQUEST_TIMEOUT_MS);
+      const check = () => {
+        if (!done()) return;
+        clearTimeout(timer);
+        this.membershipWaiters.delete(check);
+        resolve();
+      };
+      this.membershipWaiters.add(check);
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const timer of this.timers) clearInterval(timer);
+    this.member.stop();
+    const stopping = new Error("member is shutting down");
+    this.proposals.rejectAll(stopping);
+    this.reads.rejectAll(stopping);
+    await this.transport.close();
+    await this.member.idle();
+    await this.state.wal.close();
+    await this.state.kv.close();
+    this.logger.info(`member ${this.config.name} stopped`);
+  }
+
+  private checkUsable(): void {
+    if (this.fatal !== null) throw this.fatal;
+    if (this.closed) throw new Error("member is shutting down");
+  }
+
+  private fail(error: Error): void {
+    this.fatal = error;
+    this.logger.error(`fatal: ${error.message}`);
+    this.proposals.rejectAll(error);
+    this.reads.rejectAll(error);
+    this.onFatal(error);
+  }
+
+  private afterApply(appliedIndex: number): void {
+    this.reads.served(appliedIndex);
+    this.metrics.applyLag.set(Math.max(0, this.member.commitIndex - appliedIndex));
+  }
+
+  private leaderChanged(leader: NodeId, isLeader: boolean): void {
+    const leases = this.state.kv.leases;
+    if (isLeader) leases.promote(performance.now(), this.config.tickMs * this.config.electionTicks);
+    else leases.demote();
+    this.reads.retryInFlight();
+    if (leader !== 0 && !this.published) this.publishClientUrl();
+  }
+
+  private membersChanged(_confState: ConfState): void {
+    const peers: PeerAddress[] = this.members
+      .list()
+      .filter((m) => m.id !== this.id && m.peerUrl !== "")
+      .map((m) => ({ id: m.id, name: m.name, url: m.peerUrl }));
+    this.transport.setPeers(peers);
+    for (const check of [...this.membershipWaiters]) check();
+  }
+
+  /** Tells the cluster our client URL through the log, as etcd's publish does. */
+  private publishClientUrl(): void {
+    const known = this.members.get(this.id);
+    if (known === undefined || known.clientUrl === this.config.listenClientUrl) {
+      this.published = known !== undefined;
+      return;
+    }
+    this.published = true;
+    const info: MemberInfo = { ...known, clientUrl: this.config.listenClientUrl };
+    this.proposeRaw(ProposalKind.MemberAttributes, encodeMemberInfo(info), "publish").catch(
+      (error: Error) => {
+        this.published = false;
+        this.logger.warn(`publishing the client URL failed, will retry: ${error.message}`);
+      },
+    );
+  }
+
+  private async sendSnapshot(message: import("../raft/index.ts").Message): Promise<boolean> {
+    const temp = this.state.snapshots.tempPath();
+    try {
+      await this.state.kv.backup(temp);
+      const checksum = await this.state.snapshots.checksum(temp);
+      await this.transport.sendSnapshot(message, temp, checksum);
+      return true;
+    } finally {
+      await import("node:fs/promises").then((fs) => fs.rm(temp, { force: true }));
+    }
+  }
+
+  private startTimers(): void {
+    const every = (ms: number, work: () => void) => {
+      const timer = setInterval(() => {
+        if (this.closed || this.fatal !== null) return;
+        try {
+          work();
+        } catch (error) {
+          this.logger.warn(`timer: ${(error as Error).message}`);
+        }
+      }, ms);
+      timer.unref();
+      this.timers.push(timer);
+    };
+    every(this.config.tickMs, () => {
+      this.member.raft.tick();
+      this.member.drive();
+      this.reads.retryIfStale(this.config.tickMs * this.config.electionTicks);
+      if (!this.published && this.member.leader !== 0) this.publishClientUrl();
+    });
+    every(LEASE_CHECK_MS, () => this.expireLeases());
+    every(PROGRESS_NOTIFY_MS, () => this.state.kv.watches.progress());
+    every(PEER_STATS_MS, () => this.recordPeerStats());
+  }
+
+  /** The leader alone decides expiry, and revokes through the log so every member agrees. */
+  private expireLeases(): void {
+    if (!this.member.isLeader) return;
+    for (const id of this.state.kv.leases.expired(performance.now(), MAX_EXPIRED_PER_CHECK)) {
+      this.propose({ op: "leaseRevoke", id }).catch((error: Error) =>
+        this.logger.warn(`revoking expired lease ${id} failed: ${error.message}`),
+      );
+    }
+  }
+
+  private recordPeerStats(): void {
+    const raftStatus = this.member.raft.status();
+    for (const [peer, stats] of this.transport.peerStats()) {
+      const name = this.members.get(peer)?.name ?? String(peer);
+      this.metrics.peerConnected.set({ peer: name }, stats.connected ? 1 : 0);
+      if (stats.rttMs !== null)
+        this.metrics.peerRoundTripSeconds.set({ peer: name }, stats.rttMs / 1000);
+      const progress = raftStatus.progress?.get(peer);
+      if (progress !== undefined) {
+        this.metrics.peerLagEntries.set(
+          { peer: name },
+          Math.max(0, this.state.storage.lastIndex() - progress.match),
+        );
+      }
+    }
+  }
+}
+
+function noLeader(error: Error): Error {
+  return new NotLeaderError(`no leader to accept the proposal (${error.message}); retry shortly`);
+}

@@ -1,0 +1,330 @@
+// Drives one Raft core against real disks and a real network, in the order the Ready contract
+// demands: send `messages` (they do not depend on this batch), write the batch to the WAL with
+// one fdatasync, then send `messagesAfterPersist`, apply the committed entries in one LMDB
+// transaction, serve reads, and advance. While an fsync is in flight, ticks, messages and
+// proposals keep arriving; they pile up in the core and leave together in the next Ready
+// (group commit).
+
+import type { ApplyItem, ApplyResult, MvccStore } from "../kv/index.ts";
+import {
+  type ConfState,
+  decodeConfChange,
+  type Entry,
+  EntryType,
+  type Logger,
+  type MemoryStorage,
+  type Message,
+  MessageType,
+  type NodeId,
+  type RawNode,
+  type Ready,
+  type Snapshot,
+  SnapshotStatus,
+} from "../raft/index.ts";
+import type { SnapshotFiles, Wal } from "../storage/index.ts";
+import { decodeMemberInfo, type MemberRegistry } from "./members.ts";
+import type { NodeMetrics } from "./metrics.ts";
+import { decodeProposal, ProposalKind } from "./proposal.ts";
+
+export const MEMBERS_META_KEY = "members";
+const EMPTY = new Uint8Array(0);
+
+export interface RaftMemberIo {
+  readonly wal: Wal;
+  readonly kv: MvccStore;
+  readonly snapshots: SnapshotFiles;
+  readonly storage: MemoryStorage;
+  readonly metrics: NodeMetrics;
+  readonly logger: Logger & { error(message: string): void };
+}
+
+export interface RaftMemberHooks {
+  send(messages: readonly Message[]): void;
+  /** Streams the state machine to a lagging follower; resolves true when it was installed. */
+  sendSnapshot(message: Message): Promise<boolean>;
+  /** A proposal of this member was applied (result null: it was a no-op for the store). */
+  onProposalApplied(sequence: number, result: ApplyResult | null): void;
+  onReadState(requestId: Uint8Array, index: number): void;
+  onApplied(appliedIndex: number): void;
+  onLeaderChange(leader: NodeId, isLeader: boolean, term: number): void;
+  onMembersChanged(confState: ConfState): void;
+  /** The disk failed under us: nothing more may be acknowledged. */
+  onFatal(error: Error): void;
+}
+
+export interface SnapshotPolicy {
+  readonly everyEntries: number;
+  readonly catchUpEntries: number;
+}
+
+export class RaftMember {
+  confState: ConfState;
+  leader: NodeId = 0;
+  term = 0;
+  commitIndex = 0;
+  private handling = false;
+  private stopped = false;
+  private snapshotIndex: number;
+  private readonly snapshotsInFlight = new Set<NodeId>();
+  /** Files of snapshots received from the leader, by "term:index", until installed. */
+  private readonly receivedSnapshots = new Map<string, string>();
+
+  constructor(
+    readonly raft: RawNode,
+    private readonly io: RaftMemberIo,
+    private readonly members: MemberRegistry,
+    private readonly hooks: RaftMemberHooks,
+    private readonly policy: SnapshotPolicy,
+  ) {
+    const snapshot = io.storage.snapshot().metadata;
+    this.confState = snapshot.confState;
+    this.snapshotIndex = snapshot.index;
+  }
+
+  get id(): NodeId {
+    return this.raft.id;
+  }
+
+  get isLeader(): boolean {
+    return this.leader === this.id;
+  }
+
+  /** A snapshot file arrived with its InstallSnapshot message: keep it, then step the message. */
+  receiveSnapshot(message: Message, file: string): void {
+    const metadata = message.snapshot?.metadata;
+    if (metadata === undefined) return;
+    this.receivedSnapshots.set(`${metadata.term}:${metadata.index}`, file);
+    this.step([message]);
+  }
+
+  step(messages: readonly Message[]): void {
+    if (this.stopped) return;
+    for (const message of messages) {
+      try {
+        this.raft.step(message);
+      } catch (error) {
+        this.io.logger.warn(`dropped message from ${message.from}: ${(error as Error).message}`);
+      }
+    }
+    this.drive();
+  }
+
+  /** Takes Readies until there are none; never two at once. */
+  drive(): void {
+    if (this.handling || this.stopped || !this.raft.hasReady()) return;
+    this.handling = true;
+    this.handleReadies().then(
+      () => {
+        this.handling = false;
+        // Work that arrived during the last await.
+        if (!this.stopped && this.raft.hasReady()) queueMicrotask(() => this.drive());
+      },
+      (error: Error) => {
+        this.handling = false;
+        this.stopped = true;
+        this.hooks.onFatal(error);
+      },
+    );
+  }
+
+  stop(): void {
+    this.stopped = true;
+  }
+
+  /** Resolves once no Ready is being handled (after stop(), before closing the disks). */
+  async idle(): Promise<void> {
+    while (this.handling) await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+
+  private async handleReadies(): Promise<void> {
+    while (!this.stopped && this.raft.hasReady()) {
+      const ready = this.raft.ready();
+      if (ready.softState !== null || ready.hardState !== null) this.noteState(ready);
+      this.sendAll(ready.messages);
+      if (ready.snapshot !== null) await this.installSnapshot(ready.snapshot);
+      this.io.storage.append(ready.entries);
+      if (ready.hardState !== null) this.io.storage.setHardState(ready.hardState);
+      this.io.wal.append(ready.entries, ready.hardState, ready.snapshot?.metadata ?? null);
+      if (ready.mustSync) {
+        await this.io.wal.sync();
+        this.recordSyncs(ready.entries.length);
+      }
+      if (this.stopped) return;
+      this.sendAll(ready.messagesAfterPersist);
+      if (ready.committedEntries.length > 0) this.apply(ready.committedEntries);
+      for (const state of ready.readStates) this.hooks.onReadState(state.requestId, state.index);
+      this.raft.advance();
+      this.hooks.onApplied(this.io.kv.appliedIndex);
+      if (this.appliedIndex() - this.snapshotIndex >= this.policy.everyEntries) {
+        await this.takeSnapshot();
+      }
+    }
+  }
+
+  private appliedIndex(): number {
+    return Math.max(this.io.kv.appliedIndex, this.snapshotIndex);
+  }
+
+  private noteState(ready: Ready): void {
+    if (ready.hardState !== null && ready.hardState.term !== this.term) {
+      this.term = ready.hardState.term;
+      this.io.metrics.term.set(this.term);
+    }
+    if (ready.hardState !== null) {
+      this.commitIndex = ready.hardState.commit;
+      this.io.metrics.commitIndex.set(this.commitIndex);
+    }
+    if (ready.softState === null || ready.softState.leader === this.leader) return;
+    this.leader = ready.softState.leader;
+    this.io.metrics.leaderChanges.inc();
+    this.io.metrics.isLeader.set(this.isLeader ? 1 : 0);
+    this.io.metrics.hasLeader.set(this.leader === 0 ? 0 : 1);
+    this.io.logger.info(
+      this.leader === 0
+        ? `term ${this.term}: no leader`
+        : `term ${this.term}: leader is ${this.members.get(this.leader)?.name ?? this.leader}`,
+    );
+    this.hooks.onLeaderChange(this.leader, this.isLeader, this.term);
+  }
+
+  private sendAll(messages: readonly Message[]): void {
+    if (messages.length === 0) return;
+    let plain = messages;
+    if (messages.some((message) => message.type === MessageType.InstallSnapshot)) {
+      plain = messages.filter((message) => message.type !== MessageType.InstallSnapshot);
+      for (const message of messages) {
+        if (message.type === MessageType.InstallSnapshot) this.streamSnapshot(message);
+      }
+    }
+    this.hooks.send(plain);
+  }
+
+  private streamSnapshot(message: Message): void {
+    const to = message.to;
+    if (this.snapshotsInFlight.has(to)) return;
+    this.snapshotsInFlight.add(to);
+    this.hooks.sendSnapshot(message).then(
+      (installed) => this.snapshotDone(to, installed),
+      (error: Error) => {
+        this.io.logger.warn(`snapshot to ${to} failed: ${error.message}`);
+        this.snapshotDone(to, false);
+      },
+    );
+  }
+
+  private snapshotDone(to: NodeId, installed: boolean): void {
+    this.snapshotsInFlight.delete(to);
+    this.io.metrics.snapshotsSent.inc({ result: installed ? "installed" : "failed" });
+    if (this.stopped) return;
+    this.raft.reportSnapshot(to, installed ? SnapshotStatus.Finished : SnapshotStatus.Failure);
+    this.drive();
+  }
+
+  /** The leader's snapshot replaces our state; the kv store may be ahead of its index. */
+  private async installSnapshot(snapshot: Snapshot): Promise<void> {
+    const { index, term } = snapshot.metadata;
+    const key = `${term}:${index}`;
+    const file = this.receivedSnapshots.get(key);
+    if (file === undefined) {
+      throw new Error(`snapshot ${key} accepted by the core but its state file never arrived`);
+    }
+    this.receivedSnapshots.clear();
+    await this.io.kv.restore(file);
+    await this.io.kv.sync();
+    this.io.storage.applySnapshot(snapshot);
+    this.snapshotIndex = index;
+    this.confState = snapshot.metadata.confState;
+    const members = this.io.kv.getMeta(MEMBERS_META_KEY);
+    if (members !== undefined) this.members.replaceWith(members);
+    this.hooks.onMembersChanged(this.confState);
+    this.io.metrics.snapshotsInstalled.inc();
+    this.io.logger.info(
+      `installed snapshot at index ${index} (state applied to ${this.io.kv.appliedIndex})`,
+    );
+  }
+
+  private apply(entries: readonly Entry[]): void {
+    const items: ApplyItem[] = new Array(entries.length);
+    const ours: (number | null)[] = new Array(entries.length);
+    let membersChanged = false;
+    for (let i = 0; i < entries.length; i++) {
+      const entry = entries[i]!;
+      ours[i] = null;
+      if (entry.type === EntryType.ConfChange) {
+        this.applyConfChange(entry);
+        membersChanged = true;
+        items[i] = { index: entry.index, command: null, meta: this.membersMeta() };
+      } else if (entry.data.length === 0) {
+        items[i] = { index: entry.index, command: null };
+      } else {
+        const proposal = decodeProposal(entry.data);
+        if (proposal.proposer === this.id) ours[i] = proposal.sequence;
+        if (proposal.kind === ProposalKind.Kv) {
+          items[i] = { index: entry.index, command: proposal.payload };
+        } else {
+          const info = decodeMemberInfo(proposal.payload);
+          if (info !== null && this.members.get(info.id) !== undefined) this.members.upsert(info);
+          membersChanged = true;
+          items[i] = { index: entry.index, command: null, meta: this.membersMeta() };
+        }
+      }
+    }
+    const results = this.io.kv.apply(items);
+    this.io.metrics.committedEntries.inc(entries.length);
+    this.io.metrics.appliedIndex.set(this.io.kv.appliedIndex);
+    for (let i = 0; i < entries.length; i++) {
+      const sequence = ours[i];
+      if (sequence !== null && sequence !== undefined) {
+        this.hooks.onProposalApplied(sequence, results[i] ?? null);
+      }
+    }
+    if (membersChanged) this.hooks.onMembersChanged(this.confState);
+  }
+
+  private applyConfChange(entry: Entry): void {
+    const change = decodeConfChange(entry.data);
+    this.confState = this.raft.applyConfChange(change);
+    const info = decodeMemberInfo(change.context);
+    if (info !== null) this.members.upsert(info);
+    // Registry entries of members no longer in the config are dropped.
+    const present = new Set([
+      ...this.confState.voters,
+      ...this.confState.votersOutgoing,
+      ...this.confState.learners,
+      ...this.confState.learnersNext,
+    ]);
+    for (const member of this.members.list()) {
+      if (!present.has(member.id)) this.members.remove(member.id);
+    }
+  }
+
+  private membersMeta(): { key: string; value: Uint8Array } {
+    return { key: MEMBERS_META_KEY, value: this.members.encode() };
+  }
+
+  private recordSyncs(entries: number): void {
+    for (const us of this.io.wal.takeSyncLatenciesUs()) {
+      this.io.metrics.walFsyncSeconds.observe(us / 1e6);
+    }
+    this.io.metrics.walBatchEntries.observe(entries);
+  }
+
+  /**
+   * Compacts the log behind the state machine. The store is synced first: the WAL may only
+   * forget entries whose effect is durable elsewhere.
+   */
+  private async takeSnapshot(): Promise<void> {
+    const index = this.io.kv.appliedIndex;
+    if (index <= this.snapshotIndex) return;
+    await this.io.kv.sync();
+    const snapshot = this.io.storage.createSnapshot(index, this.confState, EMPTY);
+    const compactTo = index - this.policy.catchUpEntries;
+    if (compactTo > this.io.storage.firstIndex()) this.io.storage.compact(compactTo);
+    this.io.wal.append([], null, snapshot.metadata);
+    await this.io.wal.sync();
+    await this.io.wal.releaseTo(index);
+    this.snapshotIndex = index;
+    this.io.metrics.snapshotsCreated.inc();
+    this.io.logger.info(`snapshot at index ${index}; log compacted to ${compactTo}`);
+  }
+}

@@ -1,0 +1,14 @@
+/** A frame or a message batch that does not follow the wire format (truncated, oversized, unknown tags). */
+export class FrameDecodeError extends Error {
+  override readonly name = "FrameDecodeError";
+}
+
+/** The peer listener could not bind; the message tells the operator what to do. */
+export class TransportListenError extends Error {
+  override readonly name = "TransportListenError";
+}
+
+/** A snapshot could not be delivered: the peer was down, the connection dropped, or it refused the file. */
+export class SnapshotSendError extends Error {
+  override readonly name = "SnapshotSendError";
+}
