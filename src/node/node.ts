@@ -107,7 +107,8 @@ export class QmeshNode {
       id: memberIdOf(m.name, m.peerUrl, token),
       name: m.name,
       peerUrl: m.peerUrl,
-      clientUrl: m.name === config.name ? config.listenClientUrl : "",
+      // Client URLs become known through the log (publishClientUrl), never from flags alone.
+      clientUrl: "",
     }));
     const bootstrap = config.initialClusterState === "new" ? initialMembers.map((m) => m.id) : null;
     const state = await openState(layout, isNew, bootstrap, logger);
@@ -214,7 +215,19 @@ export class QmeshNode {
           "(--max-request-bytes): split it or store large values elsewhere",
       );
     }
+    await this.awaitLeader();
     return this.proposeRaw(ProposalKind.Kv, payload, command.op);
+  }
+
+  /**
+   * During an election there is briefly no leader; a client is better served by waiting a few
+   * election timeouts than by an error it must retry (etcd's clients retry the same way).
+   */
+  private async awaitLeader(): Promise<void> {
+    const deadline = performance.now() + 3 * this.config.tickMs * this.config.electionTicks;
+    while (this.member.leader === 0 && performance.now() < deadline && !this.closed) {
+      await new Promise((resolve) => setTimeout(resolve, this.config.tickMs));
+    }
   }
 
   private proposeRaw(kind: ProposalKind, payload: Uint8Array, what: string) {
@@ -236,6 +249,7 @@ export class QmeshNode {
   async range(request: RangeRequest, serializable: boolean): Promise<RangeResponse> {
     this.checkUsable();
     if (!serializable) {
+      await this.awaitLeader();
       const waiting = this.reads.wait();
       this.reads.flush();
       this.member.drive();

@@ -7,6 +7,7 @@
 
 import type { ApplyItem, ApplyResult, MvccStore } from "../kv/index.ts";
 import {
+  ConfChangeType,
   type ConfState,
   decodeConfChange,
   type Entry,
@@ -286,15 +287,10 @@ export class RaftMember {
     this.confState = this.raft.applyConfChange(change);
     const info = decodeMemberInfo(change.context);
     if (info !== null) this.members.upsert(info);
-    // Registry entries of members no longer in the config are dropped.
-    const present = new Set([
-      ...this.confState.voters,
-      ...this.confState.votersOutgoing,
-      ...this.confState.learners,
-      ...this.confState.learnersNext,
-    ]);
-    for (const member of this.members.list()) {
-      if (!present.has(member.id)) this.members.remove(member.id);
+    // Only an explicit removal drops a member's address: while the bootstrap entries are
+    // applied one by one, the config briefly lacks members that are there all along.
+    for (const single of change.changes) {
+      if (single.type === ConfChangeType.RemoveNode) this.members.remove(single.nodeId);
     }
   }
 

@@ -85,6 +85,7 @@ describe("a member that cannot start safely", { timeout: 60_000 }, () => {
 
   it("refuses another cluster's data directory and a certificate for someone else", async () => {
     await cluster.start("n1", ["n1"]);
+    await cluster.waitForLeader(["n1"]);
     await cluster.put("n1", "kept", "yes");
     await cluster.kill9("n1");
     const other = new TestCluster();
