@@ -133,6 +133,7 @@ async function runLoad(
   concurrency: number,
   pids: Map<string, number>,
   metricsUrl: string | null,
+  seconds = SECONDS,
 ): Promise<Run> {
   // One client process saturates a core near 3,000 req/s: split high concurrency over two.
   const processes = concurrency >= 64 ? 2 : 1;
@@ -150,7 +151,7 @@ async function runLoad(
         CLIENT,
         urls.join(","),
         String(concurrency / processes),
-        String(SECONDS),
+        String(seconds),
         `${concurrency}-${i}`,
       ],
       {
@@ -181,8 +182,8 @@ async function runLoad(
   );
   clearInterval(sampler);
   const cpu: Record<string, number> = {};
-  for (const [name, pid] of pids) cpu[name] = (cpuSeconds(pid) - before.get(name)!) / SECONDS;
-  cpu.clients = [...clientCpu.values()].reduce((a, b) => a + b, 0) / SECONDS;
+  for (const [name, pid] of pids) cpu[name] = (cpuSeconds(pid) - before.get(name)!) / seconds;
+  cpu.clients = [...clientCpu.values()].reduce((a, b) => a + b, 0) / seconds;
   const latencies = outputs.flatMap((o) => o.latenciesUs).sort((a, b) => a - b);
   let fsyncP50Ms: number | null = null;
   let entriesPerFsync: number | null = null;
@@ -196,7 +197,7 @@ async function runLoad(
   }
   return {
     concurrency,
-    writesPerSecond: latencies.length / SECONDS,
+    writesPerSecond: latencies.length / seconds,
     p50Ms: percentile(latencies, 0.5) / 1000,
     p99Ms: percentile(latencies, 0.99) / 1000,
     errors: outputs.reduce((sum, o) => sum + o.errors, 0),
@@ -219,6 +220,8 @@ async function benchQmesh(): Promise<Run[]> {
         cluster.processes.get(name)!.pid!,
       ]),
     );
+    // Warm up (JIT, the WAL's next segment being preallocated) before measuring.
+    await runLoad([cluster.spec(leader).clientUrl], 16, new Map(), null, 2);
     const runs: Run[] = [];
     for (const concurrency of LEVELS) {
       runs.push(

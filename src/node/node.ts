@@ -152,6 +152,7 @@ export class QmeshNode {
       members,
       {
         send: (messages) => transport.send(messages),
+        flush: () => transport.flush(),
         sendSnapshot: (message) => node!.sendSnapshot(message),
         onProposalApplied: (sequence, result) => node?.proposals.resolve(sequence, result),
         onReadState: (requestId, index) => node?.reads.accept(requestId, index),

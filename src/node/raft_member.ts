@@ -41,6 +41,8 @@ export interface RaftMemberIo {
 
 export interface RaftMemberHooks {
   send(messages: readonly Message[]): void;
+  /** Puts what was sent on the wire now (before the Ready blocks on its fsync). */
+  flush(): void;
   /** Streams the state machine to a lagging follower; resolves true when it was installed. */
   sendSnapshot(message: Message): Promise<boolean>;
   /** A proposal of this member was applied (result null: it was a no-op for the store). */
@@ -64,6 +66,7 @@ export class RaftMember {
   term = 0;
   commitIndex = 0;
   private handling = false;
+  private driveScheduled = false;
   private stopped = false;
   private snapshotIndex: number;
   private readonly snapshotsInFlight = new Set<NodeId>();
@@ -110,15 +113,28 @@ export class RaftMember {
     this.drive();
   }
 
-  /** Takes Readies until there are none; never two at once. */
+  /**
+   * Takes Readies until there are none; never two at once. Deferred to the end of the event
+   * loop's I/O phase, so that every request and message that arrived together (during the last
+   * fsync, say) goes out in one Ready, one WAL write and one fsync.
+   */
   drive(): void {
+    if (this.driveScheduled || this.handling || this.stopped) return;
+    this.driveScheduled = true;
+    setImmediate(() => {
+      this.driveScheduled = false;
+      this.driveNow();
+    });
+  }
+
+  private driveNow(): void {
     if (this.handling || this.stopped || !this.raft.hasReady()) return;
     this.handling = true;
     this.handleReadies().then(
       () => {
         this.handling = false;
         // Work that arrived during the last await.
-        if (!this.stopped && this.raft.hasReady()) queueMicrotask(() => this.drive());
+        if (!this.stopped && this.raft.hasReady()) this.drive();
       },
       (error: Error) => {
         this.handling = false;
@@ -198,6 +214,7 @@ export class RaftMember {
       }
     }
     this.hooks.send(plain);
+    this.hooks.flush();
   }
 
   private streamSnapshot(message: Message): void {

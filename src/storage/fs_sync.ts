@@ -1,4 +1,5 @@
 // Durability helpers shared by the WAL and the snapshot files.
+import { writeSync } from "node:fs";
 import { open } from "node:fs/promises";
 
 /** Makes a create, rename or unlink in `dir` durable (POSIX needs an fsync of the directory). */
@@ -39,5 +40,13 @@ export async function writeFully(
   while (written < bytes.length) {
     const result = await handle.write(bytes, written, bytes.length - written, position + written);
     written += result.bytesWritten;
+  }
+}
+
+/** writeFully for a raw descriptor, without a thread-pool round trip. */
+export function writeFullySync(fd: number, bytes: Uint8Array, position: number): void {
+  let written = 0;
+  while (written < bytes.length) {
+    written += writeSync(fd, bytes, written, bytes.length - written, position + written);
   }
 }

@@ -119,6 +119,11 @@ export class PeerLink {
     }
   }
 
+  /** Writes what is queued now instead of at the end of the event-loop turn. */
+  flushNow(): void {
+    if (this.queue.length > 0) this.flush();
+  }
+
   private readonly flush = (): void => {
     this.flushScheduled = false;
     if (!this.connected) return;

@@ -173,6 +173,14 @@ export class Transport {
     this.dispatch(messages);
   }
 
+  /**
+   * Writes every queued batch now. A caller about to block (an fsync) calls it so that peers
+   * get their messages in parallel with the block, not after it.
+   */
+  flush(): void {
+    for (const link of this.links.values()) link.flushNow();
+  }
+
   /** Streams `file` after the message; resolves once the peer has installed and acked it. */
   sendSnapshot(message: Message, file: string, checksum: number): Promise<void> {
     if (message.type !== MessageType.InstallSnapshot || message.snapshot === null) {
