@@ -57,7 +57,9 @@ try {
       error.exitCode !== 0
     ) {
       if (error.code.startsWith("qmesh.")) process.stderr.write(`qmesh: ${error.message}\n`);
-      process.exit(error.exitCode === 1 ? 2 : error.exitCode);
+      // Commander reports usage errors with 1; ours carry their own code (2 usage, 1 runtime).
+      const ours = error.code.startsWith("qmesh.");
+      process.exit(!ours && error.exitCode === 1 ? 2 : error.exitCode);
     }
     process.exit(0);
   }

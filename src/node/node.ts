@@ -1,7 +1,7 @@
 // One qmesh member: opens its data directory, starts the transport, drives the Raft core with a
 // clock, and offers what the client API needs (proposals, reads, watches, leases, membership).
 // Everything else lives in its own module; this one only wires them together.
-import { randomBytes, randomInt } from "node:crypto";
+import { randomInt } from "node:crypto";
 import type { Logger as PinoLogger } from "pino";
 import {
   type ApplyResult,
@@ -274,8 +274,8 @@ export class QmeshNode {
   }
 
   newLeaseId(): number {
-    // 52 random bits: a safe integer, never zero.
-    return (randomBytes(7).readUIntBE(0, 7) % 2 ** 52) + 1;
+    // A random safe integer, never zero (crypto.randomInt's range is limited to 2^48).
+    return randomInt(1, 2 ** 48);
   }
 
   leaderMember(): MemberInfo | undefined {

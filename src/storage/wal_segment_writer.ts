@@ -1,8 +1,8 @@
 // The disk side of the WAL: writes buffered records into the current segment in place, cuts
 // new segments where the buffer says, and measures each fdatasync.
 
-import type { FileHandle } from "node:fs/promises";
 import { fdatasyncSync } from "node:fs";
+import type { FileHandle } from "node:fs/promises";
 import { writeFullySync } from "./fs_sync.ts";
 import type { RecordBuffer } from "./wal_record.ts";
 import type { SegmentAllocator, SegmentInfo } from "./wal_segment.ts";
