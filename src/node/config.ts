@@ -191,12 +191,12 @@ export function memberIdOf(name: string, peerUrl: string, clusterToken: string):
   return digest.readUIntBE(0, 6) || 1;
 }
 
-export function clusterIdOf(initialCluster: readonly InitialMember[], token: string): string {
-  const ids = initialCluster.map((m) => memberIdOf(m.name, m.peerUrl, token)).sort((a, b) => a - b);
-  return createHash("sha256")
-    .update(`${token}\0${ids.join(",")}`)
-    .digest("hex")
-    .slice(0, 16);
+/**
+ * The cluster's id: from its token alone, so that members that join later (with a longer
+ * --initial-cluster) compute the same id as the founders.
+ */
+export function clusterIdOf(token: string): string {
+  return createHash("sha256").update(`qmesh-cluster\0${token}`).digest("hex").slice(0, 16);
 }
 
 function text(raw: RawConfig, field: string, fallback: string | undefined): string {

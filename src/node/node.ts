@@ -2,6 +2,7 @@
 // clock, and offers what the client API needs (proposals, reads, watches, leases, membership).
 // Everything else lives in its own module; this one only wires them together.
 import { randomInt } from "node:crypto";
+import { rm } from "node:fs/promises";
 import type { Logger as PinoLogger } from "pino";
 import {
   type ApplyResult,
@@ -16,6 +17,7 @@ import {
   ConfChangeTransition,
   ConfChangeType,
   type ConfState,
+  type Message,
   type NodeId,
   RawNode,
   SeededRandom,
@@ -92,13 +94,13 @@ export class QmeshNode {
   ): Promise<QmeshNode> {
     const token = config.initialClusterToken;
     const id = memberIdOf(config.name, config.listenPeerUrl, token);
-    const clusterId = clusterIdOf(config.initialCluster, token);
+    const clusterId = clusterIdOf(token);
     const layout = dataDirLayout(config.dataDir);
     const secure = config.listenPeerUrl.startsWith("https:");
     const tls = secure ? loadTlsMaterial(config.certDir, config.name) : null;
     if (tls !== null) checkMemberCertificate(tls, config.name, config.certDir);
     const isNew = claimDataDir(layout, {
-      clusterId: token,
+      clusterId,
       clusterToken: token,
       name: config.name,
       memberId: id,
@@ -452,7 +454,7 @@ export class QmeshNode {
     );
   }
 
-  private async sendSnapshot(message: import("../raft/index.ts").Message): Promise<boolean> {
+  private async sendSnapshot(message: Message): Promise<boolean> {
     const temp = this.state.snapshots.tempPath();
     try {
       await this.state.kv.backup(temp);
@@ -460,7 +462,7 @@ export class QmeshNode {
       await this.transport.sendSnapshot(message, temp, checksum);
       return true;
     } finally {
-      await import("node:fs/promises").then((fs) => fs.rm(temp, { force: true }));
+      await rm(temp, { force: true });
     }
   }
 

@@ -10,8 +10,16 @@ import { createClusterCertificates, loadTlsMaterial, type TlsMaterial } from "./
 import { Transport } from "./transport.ts";
 import type { PeerAddress, SnapshotSink, TransportOptions } from "./types.ts";
 
+const tempDirs: string[] = [];
+// Tests leave nothing behind in the machine's temp folder.
+process.once("exit", () => {
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+});
+
 export function tempDir(prefix: string): string {
-  return mkdtempSync(join(tmpdir(), `qmesh-${prefix}-`));
+  const dir = mkdtempSync(join(tmpdir(), `qmesh-${prefix}-`));
+  tempDirs.push(dir);
+  return dir;
 }
 
 export async function clusterCerts(names: readonly string[]): Promise<{
