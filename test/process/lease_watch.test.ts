@@ -132,4 +132,29 @@ describe("leases and watches on a running cluster", { timeout: 90_000 }, () => {
     assert.equal(old.status, 400);
     assert.match(String(old.body.message), /required revision has been compacted/);
   });
+
+  it("moves leadership on request, and the new leader extends live leases instead of expiring them", async () => {
+    const leader = await cluster.waitForLeader(NAMES);
+    const target = NAMES.find((name) => name !== leader)!;
+    const granted = await cluster.call(leader, "/v3/lease/grant", { TTL: 2 });
+    const lease = String(granted.body.ID);
+    await cluster.call(leader, "/v3/kv/put", { key: b64("transfer/k"), value: b64("v"), lease });
+    await sleep(1_500);
+    const targetId = ((await cluster.status(target)).header as Json).member_id;
+    const moved = await cluster.call(leader, "/v3/maintenance/transfer-leadership", {
+      targetID: targetId,
+    });
+    assert.equal(moved.status, 200, JSON.stringify(moved.body));
+    assert.equal(await cluster.waitForLeader([target]), target);
+    // 2.5 s after the grant the old leader would have expired it; the new one restarted its clock.
+    await sleep(1_000);
+    assert.equal(await cluster.get(target, "transfer/k"), "v");
+    const ttl = await cluster.call(target, "/v3/lease/timetolive", { ID: lease });
+    assert.ok(Number(ttl.body.TTL) > 0, JSON.stringify(ttl.body));
+    // Not kept alive, it does expire in the end.
+    await eventually(
+      async () => assert.equal(await cluster.get(target, "transfer/k"), null),
+      10_000,
+    );
+  });
 });
