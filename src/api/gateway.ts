@@ -29,7 +29,15 @@ import { serveWatch } from "./watch_stream.ts";
 
 /** Turns a failed command result into the error etcd would return. */
 function unwrap(result: ApplyResult | null): ApplyResult & { response: unknown } {
-  if (result === null) throw new ApiError(500, 13, "the command was applied as a no-op");
+  if (result === null) {
+    // This member already had the entry's effect (it installed a leader's snapshot past it).
+    throw new ApiError(
+      500,
+      2,
+      "the request was committed, but its result is unknown here (this member caught up by " +
+        "snapshot past it): read the key to see its effect; do not blindly retry non-idempotent requests",
+    );
+  }
   if ("error" in result) {
     const code = result.error.code;
     const grpc =
@@ -84,6 +92,7 @@ const routes: Record<string, Route> = {
     return { header: header(node, result.revision) };
   },
   "/v3/lease/grant": async (node, body) => {
+    if (body.TTL === undefined) throw new BadRequestError('"TTL" (seconds) is required');
     const ttl = intField(body, "TTL", 1);
     const requested = intField(body, "ID");
     const id = requested === 0 ? node.newLeaseId() : requested;

@@ -7,6 +7,8 @@ import { header } from "./common.ts";
 import { BadRequestError, boolField, bytesField, intField, type Json, kvJson } from "./json.ts";
 
 let nextWatchId = 1;
+/** A client that reads slower than this much buffered output loses its watch (as etcd's slow watchers). */
+const MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
 
 export function serveWatch(
   node: QmeshNode,
@@ -45,6 +47,18 @@ export function serveWatch(
       if (batch.compactRevision !== undefined) out.compact_revision = String(batch.compactRevision);
       send(out);
       response.end();
+      return;
+    }
+    if (response.writableLength > MAX_BUFFERED_BYTES) {
+      send({
+        header: header(node),
+        watch_id: watchId,
+        canceled: true,
+        cancel_reason:
+          "watcher is too slow: events were not read; watch again from the last revision seen",
+      });
+      response.end();
+      watcher.cancel();
       return;
     }
     send({

@@ -33,10 +33,19 @@ export async function openState(
 ): Promise<OpenedState> {
   const { wal, recovered } = await Wal.open(layout.wal, { logger });
   const snapshots = new SnapshotFiles(layout.snap, logger);
+  // State lives in LMDB; a snapshot file left from a transfer cut short is of no further use.
+  await snapshots.prune(0);
   const kv = Store.open(layout.kv);
   try {
     let storage: MemoryStorage;
-    if (isNew) {
+    // An empty WAL is a new member even when member.json exists: a crash between writing the
+    // identity and syncing the bootstrap entries must not leave a member with no voters.
+    const walEmpty =
+      recovered.snapshot === null &&
+      recovered.entries.length === 0 &&
+      recovered.hardState.term === 0 &&
+      recovered.hardState.commit === 0;
+    if (isNew || walEmpty) {
       storage =
         bootstrapVoters === null
           ? new MemoryStorage()

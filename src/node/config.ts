@@ -154,7 +154,8 @@ export function parseNodeConfig(raw: RawConfig): NodeConfig {
       "maxRequestBytes",
       CONFIG_DEFAULTS.maxRequestBytes,
       1024,
-      64 * 1024 * 1024,
+      // Below the peer frame limit (64 MiB) with room for the envelope and a batch.
+      32 * 1024 * 1024,
     ),
     logLevel: logLevel as NodeConfig["logLevel"],
   };

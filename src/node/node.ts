@@ -65,8 +65,10 @@ export class QmeshNode {
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly proposals = new PendingProposals<ApplyResult | null>(REQUEST_TIMEOUT_MS);
   private readonly reads: ReadBatcher;
-  private readonly membershipWaiters = new Set<() => void>();
+  private readonly membershipWaiters = new Set<(stopping?: Error) => void>();
   private published = false;
+  private readonly revoking = new Set<number>();
+  private readonly snapshotSends = new Set<Promise<unknown>>();
   private closed = false;
   private fatal: Error | null = null;
 
@@ -82,7 +84,7 @@ export class QmeshNode {
     private readonly logger: PinoLogger,
     private readonly onFatal: (error: Error) => void,
   ) {
-    this.reads = new ReadBatcher(REQUEST_TIMEOUT_MS, (requestId) =>
+    this.reads = new ReadBatcher(REQUEST_TIMEOUT_MS, id, (requestId) =>
       member.raft.readIndex(requestId),
     );
   }
@@ -117,9 +119,6 @@ export class QmeshNode {
     const stored = state.kv.getMeta(MEMBERS_META_KEY);
     const members =
       stored === undefined ? new MemberRegistry(initialMembers) : MemberRegistry.decode(stored);
-    // The config may know addresses of members the log has not told us about yet (a joiner).
-    for (const member of initialMembers)
-      if (members.get(member.id) === undefined) members.upsert(member);
 
     const raft = new RawNode({
       id,
@@ -261,14 +260,6 @@ export class QmeshNode {
     return this.state.kv.range(request);
   }
 
-  /** Waits until a linearizable read could be served (for watch creation, status, txn reads). */
-  async linearizableBarrier(): Promise<void> {
-    const waiting = this.reads.wait();
-    this.reads.flush();
-    this.member.drive();
-    await waiting;
-  }
-
   leaseKeepAlive(id: number): number {
     if (!this.member.isLeader)
       throw new NotLeaderError("lease keep-alive must be sent to the leader");
@@ -304,6 +295,11 @@ export class QmeshNode {
 
   /** Adds a member (as a learner when asked: it catches up before it can vote). */
   async addMember(name: string, peerUrl: string, learner: boolean): Promise<MemberInfo> {
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(name)) {
+      throw new MembershipError(`"${name}" is not a valid member name`);
+    }
+    const problem = peerUrlProblem(peerUrl, new URL(this.config.listenPeerUrl).protocol);
+    if (problem !== null) throw new MembershipError(`peer URL ${peerUrl}: ${problem}`);
     const id = memberIdOf(name, peerUrl, this.config.initialClusterToken);
     if (this.members.get(id) !== undefined || this.members.byName(name) !== undefined) {
       throw new MembershipError(`member "${name}" is already in the cluster`);
@@ -377,7 +373,12 @@ export class QmeshNode {
           new MembershipError(`membership change not applied within ${REQUEST_TIMEOUT_MS} ms`),
         );
       }, REQUEST_TIMEOUT_MS);
-      const check = () => {
+      const check = (stopping?: Error) => {
+        if (stopping !== undefined) {
+          clearTimeout(timer);
+          reject(stopping);
+          return;
+        }
         if (!done()) return;
         clearTimeout(timer);
         this.membershipWaiters.delete(check);
@@ -395,7 +396,9 @@ export class QmeshNode {
     const stopping = new Error("member is shutting down");
     this.proposals.rejectAll(stopping);
     this.reads.rejectAll(stopping);
+    for (const check of this.membershipWaiters) check(stopping);
     await this.transport.close();
+    await Promise.allSettled([...this.snapshotSends]);
     await this.member.idle();
     await this.state.wal.close();
     await this.state.kv.close();
@@ -428,12 +431,26 @@ export class QmeshNode {
     if (leader !== 0 && !this.published) this.publishClientUrl();
   }
 
+  /** Never throws: it runs while entries are applied, and a bad address must not stop apply. */
   private membersChanged(_confState: ConfState): void {
-    const peers: PeerAddress[] = this.members
-      .list()
-      .filter((m) => m.id !== this.id && m.peerUrl !== "")
-      .map((m) => ({ id: m.id, name: m.name, url: m.peerUrl }));
-    this.transport.setPeers(peers);
+    const peers: PeerAddress[] = [];
+    const ownScheme = new URL(this.config.listenPeerUrl).protocol;
+    for (const member of this.members.list()) {
+      if (member.id === this.id || member.peerUrl === "") continue;
+      const problem = peerUrlProblem(member.peerUrl, ownScheme);
+      if (problem !== null || peers.some((p) => p.name === member.name)) {
+        this.logger.warn(
+          `member ${member.name}: unusable peer URL ${member.peerUrl} (${problem ?? "duplicate name"}); not connecting`,
+        );
+        continue;
+      }
+      peers.push({ id: member.id, name: member.name, url: member.peerUrl });
+    }
+    try {
+      this.transport.setPeers(peers);
+    } catch (error) {
+      this.logger.error(`updating peers failed: ${(error as Error).message}`);
+    }
     for (const check of [...this.membershipWaiters]) check();
   }
 
@@ -454,7 +471,15 @@ export class QmeshNode {
     );
   }
 
-  private async sendSnapshot(message: Message): Promise<boolean> {
+  private sendSnapshot(message: Message): Promise<boolean> {
+    const sending = this.streamSnapshot(message);
+    this.snapshotSends.add(sending);
+    const forget = () => this.snapshotSends.delete(sending);
+    sending.then(forget, forget);
+    return sending;
+  }
+
+  private async streamSnapshot(message: Message): Promise<boolean> {
     const temp = this.state.snapshots.tempPath();
     try {
       await this.state.kv.backup(temp);
@@ -494,9 +519,13 @@ export class QmeshNode {
   private expireLeases(): void {
     if (!this.member.isLeader) return;
     for (const id of this.state.kv.leases.expired(performance.now(), MAX_EXPIRED_PER_CHECK)) {
-      this.propose({ op: "leaseRevoke", id }).catch((error: Error) =>
-        this.logger.warn(`revoking expired lease ${id} failed: ${error.message}`),
-      );
+      if (this.revoking.has(id)) continue;
+      this.revoking.add(id);
+      this.propose({ op: "leaseRevoke", id })
+        .catch((error: Error) =>
+          this.logger.warn(`revoking expired lease ${id} failed: ${error.message}`),
+        )
+        .finally(() => this.revoking.delete(id));
     }
   }
 
@@ -516,6 +545,23 @@ export class QmeshNode {
       }
     }
   }
+}
+
+/** Why a peer URL cannot be used in this cluster, or null when it can. */
+function peerUrlProblem(url: string, clusterScheme: string): string | null {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return "not a URL";
+  }
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:")
+    return "must be http:// or https://";
+  if (parsed.port === "") return "needs a port";
+  if (parsed.protocol !== clusterScheme) {
+    return `the cluster's peers use ${clusterScheme}//, and all members must`;
+  }
+  return null;
 }
 
 function noLeader(error: Error): Error {

@@ -1,6 +1,7 @@
 // Requests waiting for the log: proposals waiting to be applied, and linearizable reads waiting
 // for a read index. Each has a deadline so that a proposal lost with a deposed leader fails
 // with a clear error instead of hanging.
+import { randomBytes, randomInt } from "node:crypto";
 
 export class RequestTimeoutError extends Error {
   override name = "RequestTimeoutError";
@@ -16,12 +17,18 @@ interface Waiter<T> {
   resolve(value: T): void;
   reject(error: Error): void;
   timer: NodeJS.Timeout;
+  /** Timed out: skipped by later rounds. */
+  settled?: boolean;
 }
 
 /** Proposals keyed by the sequence number in their envelope. */
 export class PendingProposals<T> {
   private readonly waiters = new Map<number, Waiter<T>>();
-  private nextSequence = 1;
+  /**
+   * Random per process: entries this member proposed before a restart are still applied after
+   * it, and must not match a new request's sequence number.
+   */
+  private nextSequence = randomInt(2 ** 47) * 32;
 
   constructor(private readonly timeoutMs: number) {}
 
@@ -74,11 +81,22 @@ export class ReadBatcher {
   private ready: { index: number; waiters: Waiter<void>[] }[] = [];
   private nextRound = 1;
   private roundStartedMs = 0;
+  /**
+   * Request ids are this member's id, a per-process nonce and a round number: the leader keeps
+   * one queue for every member's rounds, and an answer meant for a previous life of this
+   * process must not complete a round of this one.
+   */
+  private readonly idPrefix: Buffer;
 
   constructor(
     private readonly timeoutMs: number,
+    memberId: number,
     private readonly requestReadIndex: (requestId: Uint8Array) => void,
-  ) {}
+  ) {
+    this.idPrefix = Buffer.alloc(16);
+    this.idPrefix.writeDoubleBE(memberId, 0);
+    randomBytes(8).copy(this.idPrefix, 8);
+  }
 
   /** Resolves once the state machine may serve a linearizable read. */
   wait(): Promise<void> {
@@ -87,7 +105,7 @@ export class ReadBatcher {
         resolve,
         reject,
         timer: setTimeout(() => {
-          waiter.resolve = () => {};
+          waiter.settled = true;
           reject(new RequestTimeoutError("linearizable read", this.timeoutMs));
         }, this.timeoutMs),
       };
@@ -97,10 +115,12 @@ export class ReadBatcher {
 
   /** Starts a round for the reads that are waiting, if none is in flight. */
   flush(): void {
-    if (this.waiting.length === 0 || this.inFlight.size > 0) return;
-    const id = this.nextRound++;
-    const requestId = Buffer.allocUnsafe(8);
-    requestId.writeDoubleBE(id, 0);
+    if (this.inFlight.size > 0) return;
+    this.waiting = this.waiting.filter((waiter) => !waiter.settled);
+    if (this.waiting.length === 0) return;
+    const requestId = Buffer.allocUnsafe(24);
+    this.idPrefix.copy(requestId, 0);
+    requestId.writeDoubleBE(this.nextRound++, 16);
     this.inFlight.set(requestId.toString("hex"), this.waiting);
     this.waiting = [];
     this.roundStartedMs = performance.now();
@@ -141,7 +161,9 @@ export class ReadBatcher {
 
   /** Leadership changed: a round in flight may never be answered; ask again. */
   retryInFlight(): void {
-    for (const waiters of this.inFlight.values()) this.waiting.push(...waiters);
+    for (const waiters of this.inFlight.values()) {
+      for (const waiter of waiters) if (!waiter.settled) this.waiting.push(waiter);
+    }
     this.inFlight.clear();
     this.flush();
   }

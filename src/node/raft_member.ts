@@ -5,6 +5,7 @@
 // proposals keep arriving; they pile up in the core and leave together in the next Ready
 // (group commit).
 
+import { rm } from "node:fs/promises";
 import type { ApplyItem, ApplyResult, MvccStore } from "../kv/index.ts";
 import {
   ConfChangeType,
@@ -69,6 +70,12 @@ export class RaftMember {
   private driveScheduled = false;
   private stopped = false;
   private snapshotIndex: number;
+  /**
+   * The last index the core handed out to apply (or installed by snapshot). The kv store may be
+   * ahead of it (it installed a leader's copy newer than the snapshot's index) but snapshots
+   * and compaction follow the core's view: only there do log, config and index agree.
+   */
+  private raftApplied: number;
   private readonly snapshotsInFlight = new Set<NodeId>();
   /** Files of snapshots received from the leader, by "term:index", until installed. */
   private readonly receivedSnapshots = new Map<string, string>();
@@ -83,6 +90,7 @@ export class RaftMember {
     const snapshot = io.storage.snapshot().metadata;
     this.confState = snapshot.confState;
     this.snapshotIndex = snapshot.index;
+    this.raftApplied = snapshot.index;
   }
 
   get id(): NodeId {
@@ -172,14 +180,10 @@ export class RaftMember {
       for (const state of ready.readStates) this.hooks.onReadState(state.requestId, state.index);
       this.raft.advance();
       this.hooks.onApplied(this.io.kv.appliedIndex);
-      if (this.appliedIndex() - this.snapshotIndex >= this.policy.everyEntries) {
+      if (this.raftApplied - this.snapshotIndex >= this.policy.everyEntries) {
         await this.takeSnapshot();
       }
     }
-  }
-
-  private appliedIndex(): number {
-    return Math.max(this.io.kv.appliedIndex, this.snapshotIndex);
   }
 
   private noteState(ready: Ready): void {
@@ -246,11 +250,16 @@ export class RaftMember {
     if (file === undefined) {
       throw new Error(`snapshot ${key} accepted by the core but its state file never arrived`);
     }
+    for (const [other, path] of this.receivedSnapshots) {
+      if (other !== key) await rm(path, { force: true });
+    }
     this.receivedSnapshots.clear();
     await this.io.kv.restore(file);
+    await rm(file, { force: true });
     await this.io.kv.sync();
     this.io.storage.applySnapshot(snapshot);
     this.snapshotIndex = index;
+    this.raftApplied = index;
     this.confState = snapshot.metadata.confState;
     const members = this.io.kv.getMeta(MEMBERS_META_KEY);
     if (members !== undefined) this.members.replaceWith(members);
@@ -287,7 +296,8 @@ export class RaftMember {
         }
       }
     }
-    const results = this.io.kv.apply(items);
+    const results = this.io.kv.apply(items, performance.now());
+    this.raftApplied = entries[entries.length - 1]!.index;
     this.io.metrics.committedEntries.inc(entries.length);
     this.io.metrics.appliedIndex.set(this.io.kv.appliedIndex);
     for (let i = 0; i < entries.length; i++) {
@@ -327,7 +337,7 @@ export class RaftMember {
    * forget entries whose effect is durable elsewhere.
    */
   private async takeSnapshot(): Promise<void> {
-    const index = this.io.kv.appliedIndex;
+    const index = this.raftApplied;
     if (index <= this.snapshotIndex) return;
     await this.io.kv.sync();
     const snapshot = this.io.storage.createSnapshot(index, this.confState, EMPTY);
