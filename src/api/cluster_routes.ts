@@ -64,6 +64,29 @@ export const clusterRoutes: Record<string, Route> = {
       raftAppliedIndex: String(status.appliedIndex),
     };
   },
+  "/qmesh/v1/fault": async (node, body) => {
+    if (body.clear === true) {
+      node.setFault(null);
+      return { header: header(node) };
+    }
+    const names = (field: string): string[] => {
+      const value = body[field] ?? [];
+      if (!Array.isArray(value) || value.some((v) => typeof v !== "string")) {
+        throw new BadRequestError(`"${field}" must be a list of member names`);
+      }
+      return value as string[];
+    };
+    const lossRate = Number(body.lossRate ?? 0);
+    if (!(lossRate >= 0 && lossRate <= 1))
+      throw new BadRequestError('"lossRate" must be from 0 to 1');
+    node.setFault({
+      delayMs: intField(body, "delayMs"),
+      lossRate,
+      blockedTo: names("blockedTo"),
+      blockedFrom: names("blockedFrom"),
+    });
+    return { header: header(node) };
+  },
   "/v3/maintenance/transfer-leadership": async (node, body) => {
     const target = intField(body, "targetID", 1);
     if (node.members.get(target) === undefined) {

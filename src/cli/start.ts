@@ -33,6 +33,7 @@ const FLAG_HELP: Record<(typeof CONFIG_FIELDS)[number], string> = {
   snapshotCatchUpEntries: "entries kept behind a snapshot for slow followers",
   maxRequestBytes: "largest request accepted, in bytes",
   logLevel: "debug, info, warn or error",
+  enableFaultInjection: "true: accept POST /qmesh/v1/fault (delay, loss, partitions) — tests only",
 };
 
 export function addStartCommand(program: Command): void {

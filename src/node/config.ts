@@ -30,6 +30,8 @@ export interface NodeConfig {
   readonly snapshotCatchUpEntries: number;
   readonly maxRequestBytes: number;
   readonly logLevel: "debug" | "info" | "warn" | "error";
+  /** Accept fault-injection requests (delay, loss, partitions) on the client port: tests only. */
+  readonly enableFaultInjection: boolean;
 }
 
 export const CONFIG_DEFAULTS = {
@@ -43,6 +45,7 @@ export const CONFIG_DEFAULTS = {
   snapshotCatchUpEntries: 5_000,
   maxRequestBytes: 1.5 * 1024 * 1024,
   logLevel: "info",
+  enableFaultInjection: false,
 } as const;
 
 export class ConfigError extends Error {
@@ -74,6 +77,7 @@ export const CONFIG_FIELDS = [
   "snapshotCatchUpEntries",
   "maxRequestBytes",
   "logLevel",
+  "enableFaultInjection",
 ] as const;
 
 /** Field name as a flag, for messages: dataDir → --data-dir. */
@@ -158,6 +162,7 @@ export function parseNodeConfig(raw: RawConfig): NodeConfig {
       32 * 1024 * 1024,
     ),
     logLevel: logLevel as NodeConfig["logLevel"],
+    enableFaultInjection: boolean(raw, "enableFaultInjection"),
   };
 }
 
@@ -223,6 +228,13 @@ function integer(raw: RawConfig, field: string, fallback: number, min: number, m
     );
   }
   return number;
+}
+
+function boolean(raw: RawConfig, field: string): boolean {
+  const value = raw[field];
+  if (value === undefined || value === "" || value === false || value === "false") return false;
+  if (value === true || value === "true") return true;
+  throw new ConfigError(flagName(field), `must be true or false, got ${JSON.stringify(value)}`);
 }
 
 function url(raw: RawConfig, field: string, protocols: readonly string[]): string {

@@ -349,6 +349,40 @@ export class QmeshNode {
     );
   }
 
+  /**
+   * Sets (or clears, with null) the transport's fault hook, peers named by member name. Only
+   * with --enable-fault-injection: a test harness's tool, never a production control.
+   */
+  setFault(
+    fault: { delayMs: number; lossRate: number; blockedTo: string[]; blockedFrom: string[] } | null,
+  ): void {
+    if (!this.config.enableFaultInjection) {
+      throw new MembershipError(
+        "fault injection is off: start the member with --enable-fault-injection true",
+      );
+    }
+    if (fault === null) {
+      this.transport.fault = null;
+      this.logger.warn("fault injection cleared");
+      return;
+    }
+    const ids = (names: string[]) =>
+      new Set(
+        names.map((name) => {
+          const member = this.members.byName(name);
+          if (member === undefined) throw new MembershipError(`no member named "${name}"`);
+          return member.id;
+        }),
+      );
+    this.transport.fault = {
+      delayMs: fault.delayMs,
+      lossRate: fault.lossRate,
+      blockedTo: ids(fault.blockedTo),
+      blockedFrom: ids(fault.blockedFrom),
+    };
+    this.logger.warn(`fault injection set: ${JSON.stringify(fault)}`);
+  }
+
   transferLeadership(to: NodeId): void {
     if (!this.member.isLeader) throw new NotLeaderError("only the leader can transfer leadership");
     this.member.raft.transferLeadership(to);
