@@ -25,7 +25,7 @@ import type { PeerAddress, PeerStats, TransportLogger } from "./types.ts";
 export const MAX_QUEUED_BYTES = 64 * 1024 * 1024;
 export const MAX_QUEUED_MESSAGES = 65_536;
 /** Splits a large backlog into frames well under the frame limit. */
-const MAX_BATCH_BYTES = 16 * 1024 * 1024;
+export const MAX_BATCH_BYTES = 16 * 1024 * 1024;
 const CONNECT_TIMEOUT_MS = 5000;
 const PING_INTERVAL_MS = 1000;
 /** No frame from the peer for this long: the connection is half-open, so redial. */
