@@ -14,6 +14,7 @@ import {
   rmSync,
   writeSync,
 } from "node:fs";
+import { createServer as createHttpServer } from "node:http";
 import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -207,6 +208,35 @@ async function runLoad(
   };
 }
 
+async function sequentialOnHttpEcho(): Promise<number> {
+  const server = createHttpServer((request, response) => {
+    request.resume();
+    request.on("end", () => response.end('{"header":{}}'));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as import("node:net").AddressInfo).port;
+  try {
+    const run = await runLoad([`http://127.0.0.1:${port}`], 1, new Map(), null, 3);
+    return run.p50Ms;
+  } finally {
+    server.close();
+  }
+}
+
+async function sequentialOnSingleMember(): Promise<number> {
+  const cluster = new TestCluster();
+  try {
+    await cluster.define(["s1"]);
+    await cluster.start("s1", ["s1"], "new", ["--tick-ms", "100"]);
+    await cluster.waitForLeader(["s1"]);
+    const url = cluster.spec("s1").clientUrl;
+    await runLoad([url], 16, new Map(), null, 1);
+    return (await runLoad([url], 1, new Map(), null, 3)).p50Ms;
+  } finally {
+    await cluster.destroy();
+  }
+}
+
 async function benchQmesh(): Promise<Run[]> {
   const cluster = new TestCluster();
   const names = ["n1", "n2", "n3"];
@@ -311,6 +341,13 @@ const roundTripMs = await measureRoundTripMs();
 const floorMs = fsyncMs + roundTripMs;
 process.stdout.write(
   `floor on this machine: fdatasync(4 KiB) p50 ${fsyncMs.toFixed(3)} ms + loopback round trip p50 ${roundTripMs.toFixed(3)} ms = ${floorMs.toFixed(3)} ms; target sequential p50 < ${(2 * floorMs).toFixed(3)} ms\n\n`,
+);
+// The parts of a sequential put that are not replication, with the same load generator: an
+// HTTP exchange with a server that answers at once, and a put to a member that is alone.
+const httpPart = await sequentialOnHttpEcho();
+const singlePart = await sequentialOnSingleMember();
+process.stdout.write(
+  `sequential parts: HTTP round trip to a constant answer p50 ${httpPart.toFixed(3)} ms; put on a single-member qmesh (HTTP + WAL fsync + apply, no replication) p50 ${singlePart.toFixed(3)} ms\n\n`,
 );
 const qmesh = await benchQmesh();
 const etcd = args.etcd ? await benchEtcd() : null;

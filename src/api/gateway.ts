@@ -1,7 +1,7 @@
 // The client endpoint: etcd v3's JSON gateway paths (POST /v3/kv/put, /v3/kv/range, ...) over
 // HTTP/1.1 with keep-alive. It only translates: every decision is the node's.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { ApplyResult } from "../kv/index.ts";
+import { type ApplyResult, KvError, LeaseNotFoundError } from "../kv/index.ts";
 import {
   MembershipError,
   NotLeaderError,
@@ -38,20 +38,7 @@ function unwrap(result: ApplyResult | null): ApplyResult & { response: unknown }
         "snapshot past it): read the key to see its effect; do not blindly retry non-idempotent requests",
     );
   }
-  if ("error" in result) {
-    const code = result.error.code;
-    const grpc =
-      code === "Compacted" || code === "FutureRevision"
-        ? GrpcCode.OutOfRange
-        : code === "LeaseNotFound" || code === "KeyNotFound"
-          ? GrpcCode.NotFound
-          : GrpcCode.InvalidArgument;
-    throw new ApiError(
-      code === "Compacted" || code === "FutureRevision" ? 400 : 404,
-      grpc,
-      result.error.message,
-    );
-  }
+  if ("error" in result) throw new KvError(result.error.code, result.error.message);
   return result;
 }
 
@@ -211,15 +198,17 @@ function toApiError(error: Error): ApiError {
     return new ApiError(503, GrpcCode.Unavailable, error.message);
   if (error instanceof MembershipError)
     return new ApiError(400, GrpcCode.FailedPrecondition, error.message);
-  if (error.name === "KvError") {
-    const code = (error as Error & { code: string }).code;
-    const grpc =
-      code === "Compacted" || code === "FutureRevision"
-        ? GrpcCode.OutOfRange
-        : GrpcCode.InvalidArgument;
-    return new ApiError(400, grpc, error.message);
+  if (error instanceof KvError) {
+    // One mapping for errors from apply (a command's result) and from reads (range throws).
+    if (error.code === "Compacted" || error.code === "FutureRevision") {
+      return new ApiError(400, GrpcCode.OutOfRange, error.message);
+    }
+    if (error.code === "LeaseNotFound" || error.code === "KeyNotFound") {
+      return new ApiError(404, GrpcCode.NotFound, error.message);
+    }
+    return new ApiError(400, GrpcCode.InvalidArgument, error.message);
   }
-  if (error.name === "LeaseNotFoundError")
+  if (error instanceof LeaseNotFoundError)
     return new ApiError(404, GrpcCode.NotFound, "etcdserver: requested lease not found");
   return new ApiError(500, 2, error.message);
 }

@@ -171,7 +171,14 @@ function parseCompare(body: Json): Compare {
 }
 
 function parseRequestOp(body: Json): RequestOp {
-  const inner = (name: string) => body[name] as Json | undefined;
+  const inner = (name: string): Json | undefined => {
+    const value = body[name];
+    if (value === undefined) return undefined;
+    if (typeof value !== "object" || value === null || Array.isArray(value)) {
+      throw new BadRequestError(`"${name}" must be an object`);
+    }
+    return value as Json;
+  };
   const range = inner("request_range");
   if (range !== undefined) {
     const { serializable: _, ...op } = parseRange(range);

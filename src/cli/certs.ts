@@ -1,7 +1,7 @@
 // `qmesh certs`: a development CA and one certificate per member, for TLS between members.
 import { resolve } from "node:path";
 import { type Command, CommanderError } from "commander";
-import { createClusterCertificates } from "../transport/index.ts";
+import { createClusterCertificates, MEMBER_NAME } from "../transport/index.ts";
 
 export function addCertsCommand(program: Command): void {
   program
@@ -9,7 +9,7 @@ export function addCertsCommand(program: Command): void {
     .description("create a development CA and member certificates (existing files are kept)")
     .option("--dir <path>", "where to write ca.crt, ca.key, <name>.crt and <name>.key", "certs")
     .action(async (names: string[], options: { dir: string }) => {
-      const bad = names.find((name) => !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(name));
+      const bad = names.find((name) => !MEMBER_NAME.test(name));
       if (bad !== undefined)
         throw new CommanderError(2, "qmesh.name", `"${bad}" is not a valid member name`);
       const dir = resolve(options.dir);

@@ -78,7 +78,16 @@ export function addUpCommand(program: Command): void {
 function loadOrCreateCluster(dir: string, nodes: number, basePort: number): ClusterFile {
   const file = join(dir, "cluster.json");
   if (existsSync(file)) {
-    const found = JSON.parse(readFileSync(file, "utf8")) as ClusterFile;
+    let found: ClusterFile;
+    try {
+      found = JSON.parse(readFileSync(file, "utf8")) as ClusterFile;
+    } catch (error) {
+      throw new CommanderError(
+        1,
+        "qmesh.existing",
+        `${file} is unreadable (${(error as Error).message}): remove ${dir} to start afresh`,
+      );
+    }
     if (found.nodes !== nodes || found.basePort !== basePort) {
       throw new CommanderError(
         1,

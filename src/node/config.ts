@@ -3,6 +3,7 @@
 import { createHash } from "node:crypto";
 import { isAbsolute, resolve } from "node:path";
 import type { NodeId } from "../raft/index.ts";
+import { MEMBER_NAME } from "../transport/index.ts";
 
 export interface InitialMember {
   readonly name: string;
@@ -92,10 +93,10 @@ export function parseNodeConfig(raw: RawConfig): NodeConfig {
     }
   }
   const name = text(raw, "name", undefined);
-  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(name)) {
+  if (!MEMBER_NAME.test(name)) {
     throw new ConfigError(
       flagName("name"),
-      `"${name}" is not a valid member name (letters, digits, '-', '_', '.'; at most 63)`,
+      `"${name}" is not a valid member name (letters, digits, '-', '.'; at most 63)`,
     );
   }
   const listenPeerUrl = url(raw, "listenPeerUrl", ["http:", "https:"]);

@@ -13,7 +13,6 @@ import { join } from "node:path";
 import type { NodeId } from "../raft/index.ts";
 
 export interface MemberIdentity {
-  readonly clusterId: string;
   readonly clusterToken: string;
   readonly name: string;
   readonly memberId: NodeId;
@@ -59,10 +58,10 @@ export function claimDataDir(layout: DataDirLayout, expected: MemberIdentity): b
     return true;
   }
   const found = readIdentity(layout);
-  if (found.clusterToken !== expected.clusterToken || found.clusterId !== expected.clusterId) {
+  if (found.clusterToken !== expected.clusterToken) {
     throw new DataDirError(
-      `${layout.root} belongs to cluster "${found.clusterToken}" (id ${found.clusterId}), not ` +
-        `"${expected.clusterToken}" (id ${expected.clusterId}): use another --data-dir, or the ` +
+      `${layout.root} belongs to cluster "${found.clusterToken}", not ` +
+        `"${expected.clusterToken}": use another --data-dir, or the ` +
         "--initial-cluster-token this directory was created with",
     );
   }
@@ -78,7 +77,7 @@ export function claimDataDir(layout: DataDirLayout, expected: MemberIdentity): b
 function readIdentity(layout: DataDirLayout): MemberIdentity {
   try {
     const value = JSON.parse(readFileSync(layout.identityFile, "utf8")) as MemberIdentity;
-    if (typeof value.clusterId !== "string" || typeof value.memberId !== "number") {
+    if (typeof value.clusterToken !== "string" || typeof value.memberId !== "number") {
       throw new Error("missing fields");
     }
     return value;

@@ -22,7 +22,13 @@ import {
   RawNode,
   SeededRandom,
 } from "../raft/index.ts";
-import { loadTlsMaterial, type PeerAddress, Transport } from "../transport/index.ts";
+import {
+  loadTlsMaterial,
+  MEMBER_NAME,
+  type PeerAddress,
+  parsePeerUrl,
+  Transport,
+} from "../transport/index.ts";
 import { type OpenedState, openState } from "./boot.ts";
 import { clusterIdOf, memberIdOf, type NodeConfig } from "./config.ts";
 import { claimDataDir, dataDirLayout } from "./data_dir.ts";
@@ -102,7 +108,6 @@ export class QmeshNode {
     const tls = secure ? loadTlsMaterial(config.certDir, config.name) : null;
     if (tls !== null) checkMemberCertificate(tls, config.name, config.certDir);
     const isNew = claimDataDir(layout, {
-      clusterId,
       clusterToken: token,
       name: config.name,
       memberId: id,
@@ -295,7 +300,7 @@ export class QmeshNode {
 
   /** Adds a member (as a learner when asked: it catches up before it can vote). */
   async addMember(name: string, peerUrl: string, learner: boolean): Promise<MemberInfo> {
-    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(name)) {
+    if (!MEMBER_NAME.test(name)) {
       throw new MembershipError(`"${name}" is not a valid member name`);
     }
     const problem = peerUrlProblem(peerUrl, new URL(this.config.listenPeerUrl).protocol);
@@ -583,19 +588,15 @@ export class QmeshNode {
 
 /** Why a peer URL cannot be used in this cluster, or null when it can. */
 function peerUrlProblem(url: string, clusterScheme: string): string | null {
-  let parsed: URL;
   try {
-    parsed = new URL(url);
-  } catch {
-    return "not a URL";
+    const { secure } = parsePeerUrl(url);
+    if ((secure ? "https:" : "http:") !== clusterScheme) {
+      return `the cluster's peers use ${clusterScheme}//, and all members must`;
+    }
+    return null;
+  } catch (error) {
+    return (error as Error).message;
   }
-  if (parsed.protocol !== "http:" && parsed.protocol !== "https:")
-    return "must be http:// or https://";
-  if (parsed.port === "") return "needs a port";
-  if (parsed.protocol !== clusterScheme) {
-    return `the cluster's peers use ${clusterScheme}//, and all members must`;
-  }
-  return null;
 }
 
 function noLeader(error: Error): Error {

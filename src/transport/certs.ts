@@ -32,7 +32,7 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 const CA_DAYS = 3650;
 const MEMBER_DAYS = 365;
 /** Member names become file names and DNS names: keep them to what both allow. */
-const NAME = /^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$/;
+export const MEMBER_NAME = /^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$/;
 
 export interface TlsMaterial {
   ca: string;
@@ -143,7 +143,7 @@ export async function createClusterCertificates(
   memberNames: readonly string[],
 ): Promise<void> {
   for (const name of memberNames) {
-    if (!NAME.test(name) || name === "ca") {
+    if (!MEMBER_NAME.test(name) || name === "ca") {
       throw new Error(
         `member name "${name}" cannot name a certificate (letters, digits, ".", "-")`,
       );

@@ -12,7 +12,13 @@
 //   8 snapshot-end   c→s  varint transfer id
 //   9 snapshot-ack / 10 snapshot-nack  s→c  varint transfer id [, utf8 reason]
 //   11 snapshot-abort c→s varint transfer id
-export { createClusterCertificates, loadTlsMaterial, type TlsMaterial } from "./certs.ts";
+
+export {
+  createClusterCertificates,
+  loadTlsMaterial,
+  MEMBER_NAME,
+  type TlsMaterial,
+} from "./certs.ts";
 export { FrameDecodeError, SnapshotSendError, TransportListenError } from "./errors.ts";
 export { PROTOCOL_VERSION } from "./frames.ts";
 export { decodeMessages, encodeMessages } from "./raft_codec.ts";
@@ -25,3 +31,4 @@ export type {
   TransportLogger,
   TransportOptions,
 } from "./types.ts";
+export { parsePeerUrl } from "./url.ts";

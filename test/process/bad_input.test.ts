@@ -30,6 +30,20 @@ describe("qmesh start with bad flags", () => {
     assert.match(result.stderr, /unknown option '--bogus'/);
   });
 
+  it("refuses a member name that cannot be a certificate's DNS name", () => {
+    const result = qmesh([
+      "start",
+      "--name",
+      "n_1",
+      "--listen-peer-url",
+      "http://127.0.0.1:1",
+      "--listen-client-url",
+      "http://127.0.0.1:2",
+    ]);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /--name: "n_1" is not a valid member name/);
+  });
+
   it("names the missing or malformed field", () => {
     const missing = qmesh(["start", "--listen-peer-url", "http://127.0.0.1:1"]);
     assert.equal(missing.code, 2);
@@ -121,6 +135,9 @@ describe("a member that cannot start safely", { timeout: 60_000 }, () => {
     const justOver = Buffer.alloc(1.5 * 1024 * 1024, 2).toString("base64");
     const second = await cluster.call("n1", "/v3/kv/put", { key: b64("big"), value: justOver });
     assert.equal(second.status, 413);
+    const malformed = await cluster.call("n1", "/v3/kv/txn", { success: [{ request_put: null }] });
+    assert.equal(malformed.status, 400);
+    assert.match(String(malformed.body.message), /"request_put" must be an object/);
     await cluster.put("n1", "after", "fine");
     assert.equal(await cluster.get("n1", "after"), "fine");
     assert.equal(await cluster.get("n1", "big"), null);

@@ -53,9 +53,9 @@ describe("qmesh up", { timeout: 90_000 }, () => {
     first.child.kill("SIGINT");
     assert.equal(await stopped(first.child), 0);
     // Every member is gone with it: the client port no longer answers.
-    const after = cli(["get", "greeting", "--endpoints", endpoints[1]!]);
-    assert.equal(after.status, 1);
-    assert.match(after.stderr, /no endpoint answered.*qmesh up/);
+    const afterStop = cli(["get", "greeting", "--endpoints", endpoints[1]!]);
+    assert.equal(afterStop.status, 1);
+    assert.match(afterStop.stderr, /no endpoint answered.*qmesh up/);
 
     const second = startUp(join(dir, ".qmesh"), basePort);
     await eventually(async () => assert.match(second.output(), /3-member cluster running/), 30_000);
