@@ -9,7 +9,6 @@ import {
   RequestTooLargeError,
 } from "../node/node.ts";
 import { RequestTimeoutError } from "../node/pending.ts";
-import { listen } from "../node/status_server.ts";
 import { clusterRoutes } from "./cluster_routes.ts";
 import { ApiError, GrpcCode, header, type Route } from "./common.ts";
 import {
@@ -137,15 +136,15 @@ async function forwardToLeader(node: QmeshNode, path: string, body: Json): Promi
   return json;
 }
 
-export function startClientServer(node: QmeshNode, url: string): Promise<Server> {
-  const { hostname, port } = new URL(url);
+/** The JSON gateway as an HTTP/1.1 server that is fed connections by the client port. */
+export function createGatewayServer(node: QmeshNode): Server {
   // Base64 and JSON make a request up to ~4/3 of its payload, plus field names.
   const maxBodyBytes = Math.ceil(node.config.maxRequestBytes * 1.4) + 4096;
   const server = createServer((request, response) => {
     void handle(node, request, response, maxBodyBytes);
   });
   server.keepAliveTimeout = 60_000;
-  return listen(server, hostname, Number(port), "--listen-client-url").then(() => server);
+  return server;
 }
 
 async function handle(

@@ -1,10 +1,9 @@
 // `qmesh start`: one member from flags, environment (QMESH_<FLAG>) or a JSON config file, in
 // that order of precedence. Startup problems print one line naming what is wrong and exit 1.
 import { readFileSync } from "node:fs";
-import type { Server } from "node:http";
 import { type Command, CommanderError } from "commander";
 import { pino } from "pino";
-import { startClientServer } from "../api/index.ts";
+import { startClientApi } from "../api/index.ts";
 import {
   CONFIG_FIELDS,
   ConfigError,
@@ -93,7 +92,7 @@ function readConfigFile(path: string): RawConfig {
 async function runMember(config: NodeConfig): Promise<void> {
   const logger = pino({ level: config.logLevel, base: { member: config.name } });
   let node: QmeshNode;
-  const servers: Server[] = [];
+  const servers: { close(): unknown }[] = [];
   const fatal = (error: Error) => {
     logger.error(error.message);
     process.stderr.write(`qmesh: ${config.name}: ${error.message}\n`);
@@ -101,7 +100,7 @@ async function runMember(config: NodeConfig): Promise<void> {
   };
   try {
     node = await QmeshNode.start(config, logger, fatal);
-    servers.push(await startClientServer(node, config.listenClientUrl));
+    servers.push(await startClientApi(node, [config.listenClientUrl], null));
     if (config.listenMetricsUrl !== "")
       servers.push(await startStatusServer(node, config.listenMetricsUrl));
   } catch (error) {
@@ -116,7 +115,7 @@ async function runMember(config: NodeConfig): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info(`${signal}: stopping`);
-    for (const server of servers) server.close();
+    for (const server of servers) await server.close();
     await node.close();
     process.exit(0);
   };

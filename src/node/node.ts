@@ -54,6 +54,9 @@ export class NotLeaderError extends Error {
 export class MembershipError extends Error {
   override name = "MembershipError";
 }
+export class StoppedError extends Error {
+  override name = "StoppedError";
+}
 
 export interface NodeStatus {
   readonly id: NodeId;
@@ -70,6 +73,8 @@ export interface NodeStatus {
 export class QmeshNode {
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly proposals = new PendingProposals<ApplyResult | null>(REQUEST_TIMEOUT_MS);
+  /** The Raft index of each of this member's applied proposals: the client's ledger receipt. */
+  private readonly ledgerIndexes = new WeakMap<ApplyResult, number>();
   private readonly reads: ReadBatcher;
   private readonly membershipWaiters = new Set<(stopping?: Error) => void>();
   private published = false;
@@ -160,7 +165,10 @@ export class QmeshNode {
         send: (messages) => transport.send(messages),
         flush: () => transport.flush(),
         sendSnapshot: (message) => node!.sendSnapshot(message),
-        onProposalApplied: (sequence, result) => node?.proposals.resolve(sequence, result),
+        onProposalApplied: (sequence, result, index) => {
+          if (result !== null) node?.ledgerIndexes.set(result, index);
+          node?.proposals.resolve(sequence, result);
+        },
         onReadState: (requestId, index) => node?.reads.accept(requestId, index),
         onApplied: (applied) => node?.afterApply(applied),
         onLeaderChange: (leader, isLeader) => node?.leaderChanged(leader, isLeader),
@@ -263,6 +271,11 @@ export class QmeshNode {
       await waiting;
     }
     return this.state.kv.range(request);
+  }
+
+  /** The log index that holds a write this member proposed (its ledger receipt). */
+  ledgerIndexOf(result: ApplyResult): number | undefined {
+    return this.ledgerIndexes.get(result);
   }
 
   leaseKeepAlive(id: number): number {
@@ -446,7 +459,7 @@ export class QmeshNode {
 
   private checkUsable(): void {
     if (this.fatal !== null) throw this.fatal;
-    if (this.closed) throw new Error("member is shutting down");
+    if (this.closed) throw new StoppedError("member is shutting down");
   }
 
   private fail(error: Error): void {

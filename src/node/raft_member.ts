@@ -47,7 +47,7 @@ export interface RaftMemberHooks {
   /** Streams the state machine to a lagging follower; resolves true when it was installed. */
   sendSnapshot(message: Message): Promise<boolean>;
   /** A proposal of this member was applied (result null: it was a no-op for the store). */
-  onProposalApplied(sequence: number, result: ApplyResult | null): void;
+  onProposalApplied(sequence: number, result: ApplyResult | null, index: number): void;
   onReadState(requestId: Uint8Array, index: number): void;
   onApplied(appliedIndex: number): void;
   onLeaderChange(leader: NodeId, isLeader: boolean, term: number): void;
@@ -303,7 +303,7 @@ export class RaftMember {
     for (let i = 0; i < entries.length; i++) {
       const sequence = ours[i];
       if (sequence !== null && sequence !== undefined) {
-        this.hooks.onProposalApplied(sequence, results[i] ?? null);
+        this.hooks.onProposalApplied(sequence, results[i] ?? null, entries[i]!.index);
       }
     }
     if (membersChanged) this.hooks.onMembersChanged(this.confState);

@@ -1,0 +1,46 @@
+// One mapping from qmesh's internal errors to the gRPC status etcd returns for the same failure.
+import { status as Status } from "@grpc/grpc-js";
+import { KvError, LeaseNotFoundError } from "../../kv/index.ts";
+import {
+  MembershipError,
+  NotLeaderError,
+  RequestTooLargeError,
+  StoppedError,
+} from "../../node/node.ts";
+import { RequestTimeoutError } from "../../node/pending.ts";
+import { ApiError } from "../common.ts";
+import { BadRequestError } from "../json.ts";
+import { EtcdErrors, RpcError } from "./etcd_errors.ts";
+
+export function toRpcError(error: Error): RpcError {
+  if (error instanceof RpcError) return error;
+  if (error instanceof KvError) return kvError(error);
+  if (error instanceof LeaseNotFoundError) return EtcdErrors.leaseNotFound;
+  if (error instanceof RequestTooLargeError) return EtcdErrors.requestTooLarge;
+  if (error instanceof RequestTimeoutError) return EtcdErrors.timeout;
+  if (error instanceof NotLeaderError) return EtcdErrors.noLeader;
+  if (error instanceof StoppedError) return EtcdErrors.stopped;
+  if (error instanceof MembershipError)
+    return new RpcError(Status.FAILED_PRECONDITION, error.message);
+  if (error instanceof BadRequestError) return new RpcError(Status.INVALID_ARGUMENT, error.message);
+  if (error instanceof ApiError) return new RpcError(error.grpcCode, error.message);
+  return new RpcError(Status.UNKNOWN, error.message);
+}
+
+function kvError(error: KvError): RpcError {
+  switch (error.code) {
+    case "Compacted":
+      return EtcdErrors.compacted;
+    case "FutureRevision":
+      return EtcdErrors.futureRev;
+    case "LeaseNotFound":
+      return EtcdErrors.leaseNotFound;
+    case "LeaseExists":
+      return EtcdErrors.leaseExist;
+    case "KeyNotFound":
+      return EtcdErrors.keyNotFound;
+    default:
+      // Our InvalidArgument messages already carry etcd's text ("etcdserver: key is not provided").
+      return new RpcError(Status.INVALID_ARGUMENT, error.message);
+  }
+}

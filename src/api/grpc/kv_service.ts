@@ -1,0 +1,172 @@
+// etcdserverpb.KV: Range, Put, DeleteRange, Txn, Compact.
+import type * as grpc from "@grpc/grpc-js";
+import type {
+  ApplyResult,
+  CommandResponse,
+  DeleteRangeResponse,
+  OpResponse,
+  PutResponse,
+  RangeResponse,
+  RequestOp,
+  TxnResponse,
+} from "../../kv/index.ts";
+import { KvError } from "../../kv/index.ts";
+import type { QmeshNode } from "../../node/node.ts";
+import { type ApiContext, type KeyAccess, type Reply, responseHeader, unary } from "./context.ts";
+import { int64 } from "./int64.ts";
+import {
+  type DeleteRangeRequestPb,
+  deleteRangeFromPb,
+  kvToPb,
+  type PutRequestPb,
+  putFromPb,
+  type RangeRequestPb,
+  rangeFromPb,
+  type TxnRequestPb,
+  txnFromPb,
+} from "./kv_convert.ts";
+import { checkTxn } from "./txn_check.ts";
+
+const EMPTY = new Uint8Array(0);
+
+/** A write's result, or the etcd error it failed with (a failed write still has its index). */
+export function applied(
+  node: QmeshNode,
+  result: ApplyResult | null,
+): {
+  revision: number;
+  response: CommandResponse;
+  ledgerIndex: number | undefined;
+} {
+  if (result === null) {
+    throw new KvError(
+      "InvalidArgument",
+      "etcdserver: the request was committed, but its result is unknown on this member " +
+        "(it caught up by snapshot past it): read the key to see its effect",
+    );
+  }
+  if ("error" in result) throw new KvError(result.error.code, result.error.message);
+  return {
+    revision: result.revision,
+    response: result.response,
+    ledgerIndex: node.ledgerIndexOf(result),
+  };
+}
+
+export function rangeResponsePb(node: QmeshNode, response: RangeResponse, header = true) {
+  return {
+    header: header ? responseHeader(node, response.revision) : null,
+    kvs: response.kvs.map(kvToPb),
+    more: response.more,
+    count: response.count,
+  };
+}
+
+function opResponsePb(node: QmeshNode, response: OpResponse, revision: number): object {
+  switch (response.op) {
+    case "range":
+      return { response_range: rangeResponsePb(node, response) };
+    case "put":
+      return { response_put: putResponsePb(node, response, revision) };
+    case "deleteRange":
+      return { response_delete_range: deleteResponsePb(node, response, revision) };
+    case "txn":
+      return { response_txn: txnResponsePb(node, response, revision) };
+  }
+}
+
+function putResponsePb(node: QmeshNode, response: PutResponse, revision: number) {
+  return {
+    header: responseHeader(node, revision),
+    prev_kv: response.prevKv === undefined ? null : kvToPb(response.prevKv),
+  };
+}
+
+function deleteResponsePb(node: QmeshNode, response: DeleteRangeResponse, revision: number) {
+  return {
+    header: responseHeader(node, revision),
+    deleted: response.deleted,
+    prev_kvs: (response.prevKvs ?? []).map(kvToPb),
+  };
+}
+
+function txnResponsePb(node: QmeshNode, response: TxnResponse, revision: number): object {
+  return {
+    header: responseHeader(node, revision),
+    succeeded: response.succeeded,
+    responses: response.responses.map((r) => opResponsePb(node, r, revision)),
+  };
+}
+
+/** The key ranges a txn reads (compares, ranges) and writes (puts, deletes), for auth. */
+export function txnAccesses(txn: {
+  compare: readonly { key: Uint8Array; rangeEnd: Uint8Array }[];
+  success: readonly RequestOp[];
+  failure: readonly RequestOp[];
+}): KeyAccess[] {
+  const accesses: KeyAccess[] = txn.compare.map((c) => ({
+    key: c.key,
+    rangeEnd: c.rangeEnd,
+    write: false,
+  }));
+  for (const op of [...txn.success, ...txn.failure]) {
+    if (op.op === "range")
+      accesses.push({ key: op.key, rangeEnd: op.rangeEnd ?? EMPTY, write: false });
+    else if (op.op === "put") accesses.push({ key: op.key, rangeEnd: EMPTY, write: true });
+    else if (op.op === "deleteRange")
+      accesses.push({ key: op.key, rangeEnd: op.rangeEnd, write: true });
+    else accesses.push(...txnAccesses(op));
+  }
+  return accesses;
+}
+
+export function kvService(ctx: ApiContext): grpc.UntypedServiceImplementation {
+  const { node } = ctx;
+  return {
+    Range: unary(async (pb: RangeRequestPb, call): Promise<Reply<object>> => {
+      const request = rangeFromPb(pb);
+      ctx.auth.checkKeys(call.metadata, [{ key: pb.key, rangeEnd: pb.range_end, write: false }]);
+      const response = await node.range(request, pb.serializable);
+      return { response: rangeResponsePb(node, response) };
+    }),
+    Put: unary(async (pb: PutRequestPb, call) => {
+      const command = putFromPb(pb);
+      ctx.auth.checkKeys(call.metadata, [{ key: pb.key, rangeEnd: EMPTY, write: true }]);
+      const done = applied(node, await node.propose(command));
+      return {
+        response: putResponsePb(node, done.response as PutResponse, done.revision),
+        ledgerIndex: done.ledgerIndex,
+      };
+    }),
+    DeleteRange: unary(async (pb: DeleteRangeRequestPb, call) => {
+      const command = deleteRangeFromPb(pb);
+      ctx.auth.checkKeys(call.metadata, [{ key: pb.key, rangeEnd: pb.range_end, write: true }]);
+      const done = applied(node, await node.propose(command));
+      return {
+        response: deleteResponsePb(node, done.response as DeleteRangeResponse, done.revision),
+        ledgerIndex: done.ledgerIndex,
+      };
+    }),
+    Txn: unary(async (pb: TxnRequestPb, call) => {
+      const command = txnFromPb(pb);
+      checkTxn(command);
+      ctx.auth.checkKeys(call.metadata, txnAccesses(command));
+      const done = applied(node, await node.propose(command));
+      return {
+        response: txnResponsePb(node, done.response as TxnResponse, done.revision),
+        ledgerIndex: done.ledgerIndex,
+      };
+    }),
+    Compact: unary(async (pb: { revision: string; physical: boolean }, call) => {
+      ctx.auth.checkAdmin(call.metadata);
+      const done = applied(
+        node,
+        await node.propose({ op: "compact", revision: int64(pb.revision) }),
+      );
+      return {
+        response: { header: responseHeader(node, done.revision) },
+        ledgerIndex: done.ledgerIndex,
+      };
+    }),
+  };
+}
