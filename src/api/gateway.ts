@@ -1,6 +1,8 @@
 // The client endpoint: etcd v3's JSON gateway paths (POST /v3/kv/put, /v3/kv/range, ...) over
 // HTTP/1.1 with keep-alive. It only translates: every decision is the node's.
+
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { status as grpcStatus, Metadata } from "@grpc/grpc-js";
 import { type ApplyResult, KvError, LeaseNotFoundError } from "../kv/index.ts";
 import {
   MembershipError,
@@ -11,6 +13,13 @@ import {
 import { RequestTimeoutError } from "../node/pending.ts";
 import { clusterRoutes } from "./cluster_routes.ts";
 import { ApiError, GrpcCode, header, type Route } from "./common.ts";
+import { TOKEN_METADATA } from "./grpc/auth_gate.ts";
+import { authenticate } from "./grpc/auth_service.ts";
+import type { AuthGate } from "./grpc/context.ts";
+import { toRpcError } from "./grpc/errors.ts";
+import { RpcError } from "./grpc/etcd_errors.ts";
+import { txnAccesses } from "./grpc/kv_service.ts";
+import { checkTxn } from "./grpc/txn_check.ts";
 import {
   BadRequestError,
   deleteJson,
@@ -67,7 +76,9 @@ const routes: Record<string, Route> = {
     return deleteJson(response.deleted, response.prevKvs, header(node, result.revision));
   },
   "/v3/kv/txn": async (node, body) => {
-    const result = unwrap(await node.propose(parseTxn(body)));
+    const command = parseTxn(body);
+    checkTxn(command);
+    const result = unwrap(await node.propose(command));
     const response = result.response as import("../kv/index.ts").TxnResponse;
     return txnJson(response.succeeded, response.responses, header(node, result.revision));
   },
@@ -137,11 +148,11 @@ async function forwardToLeader(node: QmeshNode, path: string, body: Json): Promi
 }
 
 /** The JSON gateway as an HTTP/1.1 server that is fed connections by the client port. */
-export function createGatewayServer(node: QmeshNode): Server {
+export function createGatewayServer(node: QmeshNode, gate: AuthGate): Server {
   // Base64 and JSON make a request up to ~4/3 of its payload, plus field names.
   const maxBodyBytes = Math.ceil(node.config.maxRequestBytes * 1.4) + 4096;
   const server = createServer((request, response) => {
-    void handle(node, request, response, maxBodyBytes);
+    void handle(node, gate, request, response, maxBodyBytes);
   });
   server.keepAliveTimeout = 60_000;
   return server;
@@ -149,6 +160,7 @@ export function createGatewayServer(node: QmeshNode): Server {
 
 async function handle(
   node: QmeshNode,
+  gate: AuthGate,
   request: IncomingMessage,
   response: ServerResponse,
   maxBodyBytes: number,
@@ -163,6 +175,12 @@ async function handle(
       );
     }
     const body = await readBody(request, maxBodyBytes);
+    if (path === "/v3/auth/authenticate") {
+      const token = await authenticate(node, String(body.name ?? ""), String(body.password ?? ""));
+      reply(response, 200, { header: header(node), token });
+      return;
+    }
+    checkAccess(gate, path, body, request.headers.authorization);
     if (path === "/v3/watch") {
       serveWatch(node, body, request, response);
       return;
@@ -180,8 +198,49 @@ async function handle(
   }
 }
 
+/**
+ * etcd's gateway takes the token from the Authorization header. With auth enabled, kv paths need
+ * the key permissions their gRPC twins need; cluster, maintenance and compaction need root.
+ */
+function checkAccess(gate: AuthGate, path: string, body: Json, token: string | undefined): void {
+  if (!gate.enabled) return;
+  const metadata = new Metadata();
+  if (token !== undefined) metadata.set(TOKEN_METADATA, token);
+  const none = new Uint8Array(0);
+  switch (path) {
+    case "/v3/kv/put":
+      gate.checkKeys(metadata, [{ key: parsePut(body).key, rangeEnd: none, write: true }]);
+      return;
+    case "/v3/kv/range":
+    case "/v3/watch": {
+      const source =
+        path === "/v3/watch" ? ((body.create_request as Json | undefined) ?? body) : body;
+      const { key, rangeEnd } = parseRange({ ...source, key: source.key ?? "" });
+      gate.checkKeys(metadata, [{ key, rangeEnd: rangeEnd ?? none, write: false }]);
+      return;
+    }
+    case "/v3/kv/deleterange": {
+      const { key, rangeEnd } = parseDeleteRange(body);
+      gate.checkKeys(metadata, [{ key, rangeEnd, write: true }]);
+      return;
+    }
+    case "/v3/kv/txn":
+      gate.checkKeys(metadata, txnAccesses(parseTxn(body)));
+      return;
+    default:
+      if (path.startsWith("/v3/lease/")) {
+        gate.checkKeys(metadata, []);
+        return;
+      }
+      gate.checkAdmin(metadata);
+      return;
+  }
+}
+
 function toApiError(error: Error): ApiError {
   if (error instanceof ApiError) return error;
+  if (error instanceof RpcError)
+    return new ApiError(httpStatusOf(error.code), error.code, error.message);
   if (error instanceof BadRequestError)
     return new ApiError(400, GrpcCode.InvalidArgument, error.message);
   if (error instanceof RequestTooLargeError) {
@@ -197,19 +256,29 @@ function toApiError(error: Error): ApiError {
     return new ApiError(503, GrpcCode.Unavailable, error.message);
   if (error instanceof MembershipError)
     return new ApiError(400, GrpcCode.FailedPrecondition, error.message);
-  if (error instanceof KvError) {
-    // One mapping for errors from apply (a command's result) and from reads (range throws).
-    if (error.code === "Compacted" || error.code === "FutureRevision") {
-      return new ApiError(400, GrpcCode.OutOfRange, error.message);
-    }
-    if (error.code === "LeaseNotFound" || error.code === "KeyNotFound") {
-      return new ApiError(404, GrpcCode.NotFound, error.message);
-    }
-    return new ApiError(400, GrpcCode.InvalidArgument, error.message);
+  if (error instanceof KvError || error instanceof LeaseNotFoundError) {
+    // The same code and text as the gRPC API (etcd's gateway relays its gRPC errors).
+    const rpc = toRpcError(error);
+    return new ApiError(httpStatusOf(rpc.code), rpc.code, rpc.message);
   }
-  if (error instanceof LeaseNotFoundError)
-    return new ApiError(404, GrpcCode.NotFound, "etcdserver: requested lease not found");
   return new ApiError(500, 2, error.message);
+}
+
+function httpStatusOf(code: number): number {
+  switch (code) {
+    case grpcStatus.UNAUTHENTICATED:
+      return 401;
+    case grpcStatus.PERMISSION_DENIED:
+      return 403;
+    case grpcStatus.NOT_FOUND:
+      return 404;
+    case grpcStatus.RESOURCE_EXHAUSTED:
+      return 429;
+    case grpcStatus.UNAVAILABLE:
+      return 503;
+    default:
+      return 400;
+  }
 }
 
 function readBody(request: IncomingMessage, maxBodyBytes: number): Promise<Json> {

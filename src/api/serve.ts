@@ -3,9 +3,18 @@ import * as grpc from "@grpc/grpc-js";
 import type { QmeshNode } from "../node/node.ts";
 import { type ClientPort, type ClientTls, serveClientPort } from "./client_port.ts";
 import { createGatewayServer } from "./gateway.ts";
-import { type ApiContext, OPEN_GATE } from "./grpc/context.ts";
+import { TokenAuthGate } from "./grpc/auth_gate.ts";
+import { authService } from "./grpc/auth_service.ts";
+import { clusterService } from "./grpc/cluster_service.ts";
+import type { ApiContext } from "./grpc/context.ts";
+import { electionService } from "./grpc/election_service.ts";
+import { healthService } from "./grpc/health_service.ts";
 import { kvService } from "./grpc/kv_service.ts";
+import { leaseService } from "./grpc/lease_service.ts";
+import { lockService } from "./grpc/lock_service.ts";
+import { maintenanceService } from "./grpc/maintenance_service.ts";
 import { services } from "./grpc/proto.ts";
+import { watchService } from "./grpc/watch_service.ts";
 
 export interface ClientApi {
   readonly ports: readonly ClientPort[];
@@ -26,9 +35,19 @@ export async function startClientApi(
     "grpc.keepalive_permit_without_calls": 1,
     "grpc.http2.min_ping_interval_without_data_ms": 5_000,
   });
-  const ctx: ApiContext = { node, auth: OPEN_GATE };
+  const ctx: ApiContext = { node, auth: new TokenAuthGate(node.kv.auth) };
   server.addService(services.KV.service, kvService(ctx));
-  const gateway = createGatewayServer(node);
+  server.addService(services.Auth.service, authService(ctx));
+  server.addService(services.Watch.service, watchService(ctx));
+  // A follower forwards lease renewals to the leader's client URL, trusting the same CA.
+  const forwardTls = tls === null ? undefined : tls.ca === undefined ? {} : { ca: tls.ca };
+  server.addService(services.Lease.service, leaseService(ctx, forwardTls));
+  server.addService(services.Lock.service, lockService(ctx));
+  server.addService(services.Election.service, electionService(ctx));
+  server.addService(services.Cluster.service, clusterService(ctx));
+  server.addService(services.Maintenance.service, maintenanceService(ctx));
+  server.addService(services.Health.service, healthService(ctx));
+  const gateway = createGatewayServer(node, ctx.auth);
   const ports: ClientPort[] = [];
   try {
     for (const url of urls) {

@@ -12,13 +12,16 @@ describe("qmesh start settings", () => {
 
   it("takes a flag over the environment over the config file", () => {
     const file = join(dir, "config.json");
-    writeFileSync(file, JSON.stringify({ name: "from-file", tickMs: 50, snapshotCount: 7 }));
+    writeFileSync(
+      file,
+      JSON.stringify({ name: "from-file", heartbeatInterval: 50, snapshotCount: 7 }),
+    );
     const settings = gatherSettings(
       { config: file, name: "from-flag" },
-      { QMESH_NAME: "from-env", QMESH_TICK_MS: "20" },
+      { QMESH_NAME: "from-env", QMESH_HEARTBEAT_INTERVAL: "20" },
     );
     assert.equal(settings.name, "from-flag");
-    assert.equal(settings.tickMs, "20");
+    assert.equal(settings.heartbeatInterval, "20");
     assert.equal(settings.snapshotCount, 7);
   });
 

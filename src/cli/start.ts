@@ -4,7 +4,9 @@ import { readFileSync } from "node:fs";
 import { type Command, CommanderError } from "commander";
 import { pino } from "pino";
 import { startClientApi } from "../api/index.ts";
+import { loadClientTls } from "../node/client_tls.ts";
 import {
+  BOOLEAN_FIELDS,
   CONFIG_FIELDS,
   ConfigError,
   flagName,
@@ -18,21 +20,36 @@ import { startStatusServer } from "../node/status_server.ts";
 const FLAG_HELP: Record<(typeof CONFIG_FIELDS)[number], string> = {
   name: "member name, unique in the cluster (required)",
   dataDir: "data directory (default: ./<name>.qmesh)",
-  listenPeerUrl:
-    "URL for peer traffic: https:// (TLS 1.3, mutual auth) or http:// (plain, only when asked)",
-  listenClientUrl: "URL for clients (etcd v3 JSON API)",
-  listenMetricsUrl: "URL for /metrics, /healthz and /readyz (default: none)",
+  listenPeerUrls:
+    "the one URL for peer traffic: https:// (TLS 1.3, mutual auth) or http:// (plain, only when asked)",
+  initialAdvertisePeerUrls: "accepted for etcd's sake; must equal --listen-peer-urls",
+  listenClientUrls:
+    "URLs for clients (etcd v3 gRPC and JSON), comma-separated; https:// needs --cert-file",
+  advertiseClientUrls: "client URLs published to the cluster (default: --listen-client-urls)",
+  listenMetricsUrls: "URLs for /metrics, /healthz and /readyz, comma-separated (default: none)",
   initialCluster: "initial members as name=peer-url,... (default: this member alone)",
   initialClusterState: '"new" to bootstrap, "existing" to join a running cluster',
   initialClusterToken: "cluster token; members of one cluster share it",
-  certDir: "folder with ca.crt, <name>.crt and <name>.key (see `qmesh certs`)",
-  tickMs: "Raft tick in milliseconds (heartbeat interval)",
-  electionTicks: "ticks without a leader before an election",
+  heartbeatInterval: "heartbeat interval (the Raft tick) in ms (default 100)",
+  electionTimeout: "election timeout in ms, at least 5 heartbeats (default 1000)",
   snapshotCount: "applied entries between snapshots",
-  snapshotCatchUpEntries: "entries kept behind a snapshot for slow followers",
+  snapshotCatchUpEntries: "entries kept behind a snapshot for slow followers (qmesh)",
   maxRequestBytes: "largest request accepted, in bytes",
-  logLevel: "debug, info, warn or error",
-  enableFaultInjection: "true: accept POST /qmesh/v1/fault (delay, loss, partitions) — tests only",
+  quotaBackendBytes: "bytes of store in use past which writes raise a NOSPACE alarm (0: 2 GiB)",
+  autoCompactionMode: '"periodic" (retention is a period) or "revision" (retention is a count)',
+  autoCompactionRetention:
+    'history to keep: periodic "1h", "30m" or hours ("1"); revision: revisions; "0": off',
+  logLevel: "debug, info, warn, error, panic or fatal",
+  certFile: "client port certificate (PEM)",
+  keyFile: "client port private key (PEM)",
+  trustedCaFile: "CA for client certificates (PEM)",
+  clientCertAuth: "refuse clients without a certificate signed by --trusted-ca-file",
+  certDir: "folder with ca.crt, <name>.crt and <name>.key for peer TLS (see `qmesh certs`)",
+  peerCertFile: "peer certificate (PEM; its CN must be the member name)",
+  peerKeyFile: "peer private key (PEM)",
+  peerTrustedCaFile: "CA that signs every member's peer certificate (PEM)",
+  peerClientCertAuth: "accepted for etcd's sake: qmesh always authenticates peers",
+  enableFaultInjection: "accept POST /qmesh/v1/fault (delay, loss, partitions) — tests only",
 };
 
 export function addStartCommand(program: Command): void {
@@ -41,9 +58,11 @@ export function addStartCommand(program: Command): void {
     .description("run one qmesh member (see `qmesh up` for a local cluster)")
     .option("--config <file>", "JSON file with settings (keys as the flags in camelCase)");
   for (const field of CONFIG_FIELDS) {
-    command.option(`${flagName(field)} <value>`, FLAG_HELP[field]);
+    // On/off flags may stand alone, as etcd's do: `--client-cert-auth`.
+    const value = BOOLEAN_FIELDS.includes(field) ? "[true|false]" : "<value>";
+    command.option(`${flagName(field)} ${value}`, FLAG_HELP[field]);
   }
-  command.action(async (options: Record<string, string | undefined>) => {
+  command.action(async (options: Record<string, string | boolean | undefined>) => {
     let config: NodeConfig;
     try {
       config = parseNodeConfig(gatherSettings(options, process.env));
@@ -57,11 +76,11 @@ export function addStartCommand(program: Command): void {
 
 /** Flags over environment over file. */
 export function gatherSettings(
-  options: Record<string, string | undefined>,
+  options: Record<string, string | boolean | undefined>,
   env: NodeJS.ProcessEnv,
 ): RawConfig {
   let settings: RawConfig = {};
-  if (options.config !== undefined) settings = readConfigFile(options.config);
+  if (typeof options.config === "string") settings = readConfigFile(options.config);
   for (const field of CONFIG_FIELDS) {
     const envName = `QMESH_${flagName(field).slice(2).replace(/-/g, "_").toUpperCase()}`;
     const fromEnv = env[envName];
@@ -99,16 +118,17 @@ async function runMember(config: NodeConfig): Promise<void> {
     process.exit(1);
   };
   try {
+    // Before the node starts: a bad certificate must not leave a claimed data directory.
+    const clientTls = config.clientTls === null ? null : loadClientTls(config.clientTls);
     node = await QmeshNode.start(config, logger, fatal);
-    servers.push(await startClientApi(node, [config.listenClientUrl], null));
-    if (config.listenMetricsUrl !== "")
-      servers.push(await startStatusServer(node, config.listenMetricsUrl));
+    servers.push(await startClientApi(node, config.listenClientUrls, clientTls));
+    for (const url of config.listenMetricsUrls) servers.push(await startStatusServer(node, url));
   } catch (error) {
     process.send?.({ type: "failed", message: (error as Error).message });
     process.stderr.write(`qmesh: ${config.name}: ${(error as Error).message}\n`);
     process.exit(1);
   }
-  logger.info(`clients on ${config.listenClientUrl}`);
+  logger.info(`clients on ${config.listenClientUrls.join(", ")}`);
   process.send?.({ type: "started", name: config.name });
   let stopping = false;
   const stop = async (signal: string) => {

@@ -3,7 +3,9 @@
 //
 // Layout: [format version u8 = 1][op u8][fields...]. Byte strings are varint length + bytes,
 // revisions/counts are LEB128 varints, lease ids are u64 big-endian (8 bytes, like etcd's int64).
+// Auth ops take op codes from 64 up; their fields are in auth_command.ts.
 
+import { AUTH_OP_BASE, isAuthCommand, readAuthOp, writeAuthOp } from "./auth_command.ts";
 import { ByteReader, ByteWriter } from "./bytes.ts";
 import { CommandDecodeError } from "./errors.ts";
 import type {
@@ -23,7 +25,17 @@ const FORMAT_VERSION = 1;
 /** Bounds nested txns so a hostile entry cannot blow the stack of every member. */
 const MAX_TXN_DEPTH = 16;
 
-const OPS = ["put", "deleteRange", "txn", "compact", "leaseGrant", "leaseRevoke", "range"] as const;
+const OPS = [
+  "put",
+  "deleteRange",
+  "txn",
+  "compact",
+  "leaseGrant",
+  "leaseRevoke",
+  "range",
+  "alarm",
+] as const;
+const ALARM_ACTIONS = ["activate", "deactivate"] as const;
 const TARGETS: readonly CompareTarget[] = ["value", "version", "create", "mod", "lease"];
 const RESULTS: readonly CompareResult[] = ["equal", "greater", "less", "not_equal"];
 const SORT_ORDERS: readonly SortOrder[] = ["none", "ascend", "descend"];
@@ -50,6 +62,10 @@ export function decodeCommand(b: Uint8Array): Command {
 
 function writeOp(w: ByteWriter, c: AnyOp, depth: number): void {
   if (depth > MAX_TXN_DEPTH) throw new RangeError("txn nested too deeply");
+  if (isAuthCommand(c)) {
+    writeAuthOp(w, c);
+    return;
+  }
   w.u8(OPS.indexOf(c.op) + 1);
   switch (c.op) {
     case "put":
@@ -83,6 +99,11 @@ function writeOp(w: ByteWriter, c: AnyOp, depth: number): void {
       return;
     case "leaseRevoke":
       w.u64(c.id);
+      return;
+    case "alarm":
+      w.u8(ALARM_ACTIONS.indexOf(c.action));
+      w.u64(c.memberId);
+      w.u8(c.alarm);
       return;
   }
 }
@@ -119,7 +140,9 @@ function pick<T>(table: readonly T[], i: number, what: string): T {
 
 function readOp(r: ByteReader, depth: number): AnyOp {
   if (depth > MAX_TXN_DEPTH) throw new CommandDecodeError("txn nested too deeply");
-  const op = pick(OPS, r.u8() - 1, "op");
+  const code = r.u8();
+  if (code >= AUTH_OP_BASE) return readAuthOp(r, code);
+  const op = pick(OPS, code - 1, "op");
   switch (op) {
     case "put": {
       const key = r.bytes();
@@ -159,6 +182,13 @@ function readOp(r: ByteReader, depth: number): AnyOp {
       return { op, id: r.u64(), ttlSeconds: r.varint() };
     case "leaseRevoke":
       return { op, id: r.u64() };
+    case "alarm": {
+      const action = pick(ALARM_ACTIONS, r.u8(), "alarm action");
+      const memberId = r.u64();
+      const alarm = r.u8();
+      if (alarm !== 1 && alarm !== 2) throw new CommandDecodeError(`unknown alarm type ${alarm}`);
+      return { op, action, memberId, alarm };
+    }
   }
 }
 
@@ -166,7 +196,13 @@ function readBranch(r: ByteReader, depth: number): RequestOp[] {
   const ops: RequestOp[] = [];
   for (let n = r.varint(); n > 0; n--) {
     const op = readOp(r, depth + 1);
-    if (op.op === "compact" || op.op === "leaseGrant" || op.op === "leaseRevoke") {
+    if (
+      op.op === "compact" ||
+      op.op === "leaseGrant" ||
+      op.op === "leaseRevoke" ||
+      op.op === "alarm" ||
+      isAuthCommand(op)
+    ) {
       throw new CommandDecodeError(`${op.op} is not allowed inside a txn`);
     }
     ops.push(op);

@@ -8,6 +8,8 @@ export const ERROR_MESSAGES: Record<KvErrorCode, string> = {
   Compacted: "mvcc: required revision has been compacted",
   FutureRevision: "mvcc: required revision is a future revision",
   InvalidArgument: "etcdserver: invalid argument",
+  Auth: "etcdserver: invalid auth management",
+  NoSpace: "mvcc: database space exceeded",
 };
 
 /** A request error (etcd returns these to the client; they never stop apply). */

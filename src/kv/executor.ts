@@ -1,13 +1,19 @@
 // Executes decoded commands inside the batch's LMDB write txn (etcd's applier + mvcc txn write).
 // Request errors are KvErrors: thrown before any write (or inside a child txn for `txn`), turned
 // into an error result, so a failing command never changes state.
+
+import { applyAlarm, consumesSpace, hasNoSpaceAlarm, readAlarms } from "./alarms.ts";
+import { isAuthCommand } from "./auth_command.ts";
+import { applyAuth } from "./auth_store.ts";
 import { compareBytes, u64Bytes } from "./bytes.ts";
 import { decodeCommand } from "./command.ts";
 import { compactHistory } from "./compact.ts";
 import { CommandDecodeError, KvError } from "./errors.ts";
+import { checkCommandKeys } from "./key_limits.ts";
 import { type Dbs, decodeRecord, leaseKeys } from "./layout.ts";
 import { currentKvs, readRange } from "./range.ts";
 import type {
+  AlarmMember,
   ApplyResult,
   Command,
   CommandResponse,
@@ -39,6 +45,8 @@ export class Executor {
     private readonly dbs: Dbs,
     public revision: number,
     public compactRevision: number,
+    /** The active alarms; commands of this batch see the alarms its earlier commands changed. */
+    public alarms: readonly AlarmMember[] = readAlarms(dbs),
   ) {}
 
   execute(bytes: Uint8Array): ApplyResult {
@@ -49,8 +57,13 @@ export class Executor {
       if (!(e instanceof CommandDecodeError)) throw e;
       return { revision: this.revision, error: { code: "InvalidArgument", message: e.message } };
     }
+    // etcd's capped applier: refused on every member alike, since the alarm is in the log too.
+    if (consumesSpace(cmd) && hasNoSpaceAlarm(this.alarms)) {
+      return { revision: this.revision, error: new KvError("NoSpace").toInfo() };
+    }
     const t = new WriteTxn(this.dbs, this.revision + 1);
     try {
+      checkCommandKeys(cmd);
       const response =
         cmd.op === "txn"
           ? // A child txn, so a request error halfway through a txn rolls back its earlier writes.
@@ -68,7 +81,14 @@ export class Executor {
   }
 
   private run(t: WriteTxn, c: Exclude<Command, TxnCommand>): CommandResponse {
+    // Auth changes touch only the auth database: no kv revision, no watch event (as etcd).
+    if (isAuthCommand(c)) return applyAuth(this.dbs, c);
     switch (c.op) {
+      case "alarm": {
+        const { alarms, response } = applyAlarm(this.dbs, this.alarms, c);
+        this.alarms = alarms;
+        return response;
+      }
       case "put":
         return this.put(t, c);
       case "deleteRange":

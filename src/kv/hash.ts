@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import { writeU32 } from "./bytes.ts";
 import type { Bin, Dbs } from "./layout.ts";
 
-/** SHA-256 over every record of rev, kv, hist, lease, leasekey and the internal meta keys
+/** SHA-256 over every record of rev, kv, hist, lease, leasekey, auth and the internal meta keys
  * (appliedIndex, revision, compactRevision), in key order. Caller meta keys are excluded:
  * they may hold member-local data. */
 export function hashDbs(dbs: Dbs): string {
@@ -20,6 +20,7 @@ export function hashDbs(dbs: Dbs): string {
     ["hist", dbs.hist],
     ["lease", dbs.lease],
     ["leasekey", dbs.leasekey],
+    ["auth", dbs.auth],
   ];
   for (const [name, db] of tables) {
     h.update(name);

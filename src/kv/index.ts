@@ -1,4 +1,13 @@
 // The public surface of the KV state machine. Other folders import from here only.
+export { CORRUPT, consumesSpace, NOSPACE } from "./alarms.ts";
+export { isAuthCommand } from "./auth_command.ts";
+export {
+  DEFAULT_SCRYPT_COST,
+  hashPassword,
+  type ScryptCost,
+  verifyPassword,
+} from "./auth_password.ts";
+export { AuthReader, type AuthRole, type AuthUser, ROOT } from "./auth_store.ts";
 export { decodeCommand, encodeCommand } from "./command.ts";
 export {
   CommandDecodeError,
@@ -7,6 +16,7 @@ export {
   LeaseNotFoundError,
   LeaseNotPrimaryError,
 } from "./errors.ts";
+export { checkCommandKeys, checkRangeKeys, MAX_KEY_BYTES } from "./key_limits.ts";
 export type { LeaseTimeToLive } from "./lessor.ts";
 export { Lessor } from "./lessor.ts";
 export type { MvccStoreOptions } from "./mvcc_store.ts";

@@ -1,4 +1,4 @@
-// The LMDB layout of one MvccStore: one environment (`<dir>/data.mdb`), six named databases,
+// The LMDB layout of one MvccStore: one environment (`<dir>/data.mdb`), seven named databases,
 // binary keys and binary values everywhere (no msgpack: byte-exact and deterministic).
 //
 //   meta      [0x00]"appliedIndex" | [0x00]"revision" | [0x00]"compactRevision" -> u64 BE
@@ -9,6 +9,7 @@
 //             (12 bytes, sorted bytewise = by revision)      answers reads at past revisions
 //   lease     lease id u64 BE -> granted ttl seconds u64 BE
 //   leasekey  lease id u64 BE ++ user key -> empty          keys attached to the lease
+//   auth      users, roles, permissions, enabled flag        see auth_store.ts
 //
 // record = [flags u8: 1 = tombstone][createRev u64][modRev u64][version u64][lease u64]
 //          [keyLen u32][key][value]
@@ -28,6 +29,7 @@ export interface Dbs {
   hist: Bin;
   lease: Bin;
   leasekey: Bin;
+  auth: Bin;
 }
 
 /** SYNCHRONOUS_COMMIT | NO_SYNC_FLUSH: commit now (visible, survives kill -9 in the page cache),
@@ -62,6 +64,7 @@ export function openDbs(path: string, mapSizeBytes: number | undefined): Dbs {
     hist: sub("hist", true),
     lease: sub("lease"),
     leasekey: sub("leasekey"),
+    auth: sub("auth"),
   };
 }
 

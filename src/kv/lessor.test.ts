@@ -59,8 +59,9 @@ test("expiry: only the leader decides, only a revoke command deletes, promote ex
   assert.deepEqual(L.expired(65_000, 10), [1]);
   // Expired but not revoked: the key is still there until the revoke is applied.
   assert.equal(t.store.range({ key: b("k") }).count, 1);
-  assert.equal(L.keepAlive(1, 70_000), 10);
-  assert.deepEqual(L.expired(79_999, 10), []);
+  // ...and it cannot be renewed any more: its revoke is on the way (etcd answers not found).
+  assert.throws(() => L.keepAlive(1, 70_000), LeaseNotFoundError);
+  assert.deepEqual(L.expired(79_999, 10), [1]);
   assert.throws(() => L.keepAlive(99, 0), LeaseNotFoundError);
   // A grant applied on the leader expires at now + ttl.
   t.run({ op: "leaseGrant", id: 2, ttlSeconds: 1 }, 100_000);

@@ -49,6 +49,10 @@ export class Lessor {
     if (!this.primary) throw new LeaseNotPrimaryError();
     const ttl = this.state.leaseTtl(id);
     if (ttl === undefined) throw new LeaseNotFoundError(id);
+    // An expired lease is about to be revoked through the log: renewing it would race that
+    // revoke (etcd waits for the revoke and then answers not found).
+    const at = this.expiry.get(id);
+    if (at !== undefined && at <= nowMs) throw new LeaseNotFoundError(id);
     this.lastNowMs = Math.max(this.lastNowMs, nowMs);
     this.expiry.set(id, nowMs + ttl * 1000);
     return ttl;

@@ -1,12 +1,16 @@
 // MvccStore: the Raft state machine (etcd mvcc + lessor semantics) on LMDB. See layout.ts for the
 // on-disk layout. apply() is deterministic: its effect on LMDB depends only on the entries.
+
 import { copyFileSync, mkdirSync, mkdtempSync, renameSync, rmSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { open } from "lmdb";
+import { hasNoSpaceAlarm, readAlarms } from "./alarms.ts";
+import { AuthReader } from "./auth_store.ts";
 import type { EventBatch } from "./executor.ts";
 import { Executor } from "./executor.ts";
 import { hashDbs } from "./hash.ts";
 import { type HistoryChunk, readHistory } from "./history.ts";
+import { checkRangeKeys } from "./key_limits.ts";
 import {
   type Dbs,
   leaseIds,
@@ -23,7 +27,7 @@ import {
 } from "./layout.ts";
 import { Lessor } from "./lessor.ts";
 import { readRange } from "./range.ts";
-import type { ApplyItem, ApplyResult, RangeRequest, RangeResponse } from "./types.ts";
+import type { AlarmMember, ApplyItem, ApplyResult, RangeRequest, RangeResponse } from "./types.ts";
 import { WatchHub } from "./watch_hub.ts";
 
 export interface MvccStoreOptions {
@@ -33,10 +37,13 @@ export interface MvccStoreOptions {
 export class MvccStore {
   readonly watches: WatchHub;
   readonly leases: Lessor;
+  /** The applied auth state (users, roles, permissions, enabled). */
+  readonly auth: AuthReader;
   private dbs: Dbs;
   private applied = 0;
   private rev = 1;
   private compactRev = 0;
+  private activeAlarms: readonly AlarmMember[] = [];
 
   private constructor(
     private readonly dir: string,
@@ -55,6 +62,7 @@ export class MvccStore {
       readHistory: (from, to, max, match, withPrev): HistoryChunk =>
         readHistory(this.dbs, from, to, max, match, withPrev),
     });
+    this.auth = new AuthReader(() => this.dbs);
     this.leases = new Lessor({
       leaseTtl: (id) => leaseTtl(this.dbs, id),
       leaseIds: () => leaseIds(this.dbs),
@@ -80,11 +88,22 @@ export class MvccStore {
     return this.compactRev;
   }
 
+  /** The applied alarms (etcd's alarm store), sorted by member id then type. */
+  get alarms(): readonly AlarmMember[] {
+    return this.activeAlarms;
+  }
+
+  /** A NOSPACE alarm is active: writes that consume space are refused (see alarms.ts). */
+  get noSpace(): boolean {
+    return hasNoSpaceAlarm(this.activeAlarms);
+  }
+
   private loadMeta(): void {
     this.applied = readMetaNumber(this.dbs, META_APPLIED, 0);
     // As etcd: an empty store is at revision 1.
     this.rev = readMetaNumber(this.dbs, META_REVISION, 1);
     this.compactRev = readMetaNumber(this.dbs, META_COMPACT, 0);
+    this.activeAlarms = readAlarms(this.dbs);
   }
 
   /**
@@ -95,7 +114,7 @@ export class MvccStore {
    */
   apply(items: readonly ApplyItem[], nowMs?: number): (ApplyResult | null)[] {
     const results: (ApplyResult | null)[] = new Array(items.length).fill(null);
-    const exec = new Executor(this.dbs, this.rev, this.compactRev);
+    const exec = new Executor(this.dbs, this.rev, this.compactRev, this.activeAlarms);
     let applied = this.applied;
     this.dbs.env.transactionSync(() => {
       for (let i = 0; i < items.length; i++) {
@@ -118,6 +137,7 @@ export class MvccStore {
     this.applied = applied;
     this.rev = exec.revision;
     this.compactRev = exec.compactRevision;
+    this.activeAlarms = exec.alarms;
     this.leases.applied(exec.granted, exec.revoked, nowMs);
     if (exec.batches.length > 0) this.notify(exec.batches);
     return results;
@@ -134,6 +154,7 @@ export class MvccStore {
 
   /** Serves a read directly (not through the log). Throws KvError Compacted / FutureRevision. */
   range(req: RangeRequest): RangeResponse {
+    checkRangeKeys(req);
     return readRange(this.dbs, req, { revision: this.rev, compactRevision: this.compactRev });
   }
 
@@ -195,6 +216,21 @@ export class MvccStore {
     this.watches.resync(previousRevision);
   }
 
+  /**
+   * The LMDB file's size, and the bytes its trees use (etcd's dbSize and dbSizeInUse). LMDB
+   * never shrinks its file: freed pages are reused by later writes.
+   */
+  dbSize(): { total: number; inUse: number } {
+    const env = this.dbs.env.getStats() as { pageSize: number; lastPageNumber: number };
+    let pages = 2; // the two meta pages
+    for (const db of [this.dbs.env, this.dbs.meta, this.dbs.rev, this.dbs.kv, this.dbs.hist]) {
+      pages += treePages(db.getStats());
+    }
+    pages += treePages(this.dbs.lease.getStats()) + treePages(this.dbs.leasekey.getStats());
+    pages += treePages(this.dbs.auth.getStats());
+    return { total: (env.lastPageNumber + 1) * env.pageSize, inUse: pages * env.pageSize };
+  }
+
   /** Deterministic SHA-256 (hex) of all replicated MVCC state; see hash.ts. */
   hashState(): string {
     return hashDbs(this.dbs);
@@ -204,4 +240,13 @@ export class MvccStore {
     this.watches.closeAll("store closed");
     await this.dbs.env.close();
   }
+}
+
+function treePages(stats: unknown): number {
+  const s = stats as {
+    treeBranchPageCount: number;
+    treeLeafPageCount: number;
+    overflowPages: number;
+  };
+  return s.treeBranchPageCount + s.treeLeafPageCount + s.overflowPages;
 }

@@ -106,13 +106,58 @@ export interface LeaseRevokeCommand {
   id: number;
 }
 
+/** authpb.Permission.Type: READ = 0, WRITE = 1, READWRITE = 2. */
+export type PermissionType = 0 | 1 | 2;
+
+/** A key permission of a role; rangeEnd as in RangeRequest (empty = the key alone, [0] = key on). */
+export interface Permission {
+  type: PermissionType;
+  key: Uint8Array;
+  rangeEnd: Uint8Array;
+}
+
+/**
+ * Auth changes (etcd's auth store). Passwords arrive hashed by the proposing member (slow hash,
+ * see auth_password.ts), so apply stays fast and deterministic and the log never holds a password.
+ */
+export type AuthCommand =
+  /** `secret` (32 random bytes, chosen by the proposer) signs the tokens of this enablement. */
+  | { op: "authEnable"; secret: Uint8Array }
+  | { op: "authDisable" }
+  | { op: "userAdd"; user: string; passwordHash: Uint8Array; noPassword: boolean }
+  | { op: "userDelete"; user: string }
+  | { op: "userChangePassword"; user: string; passwordHash: Uint8Array }
+  | { op: "userGrantRole"; user: string; role: string }
+  | { op: "userRevokeRole"; user: string; role: string }
+  | { op: "roleAdd"; role: string }
+  | { op: "roleDelete"; role: string }
+  | { op: "roleGrantPermission"; role: string; permission: Permission }
+  | { op: "roleRevokePermission"; role: string; key: Uint8Array; rangeEnd: Uint8Array };
+
+/** etcdserverpb.AlarmType: NOSPACE = 1, CORRUPT = 2 (NONE = 0 is never stored). */
+export type AlarmType = 1 | 2;
+
+/** An alarm raised by (or for) one member, as etcdserverpb.AlarmMember. */
+export interface AlarmMember {
+  memberId: number;
+  alarm: AlarmType;
+}
+
+/** etcd's AlarmRequest ACTIVATE / DEACTIVATE, replicated so every member holds the same alarms. */
+export interface AlarmCommand extends AlarmMember {
+  op: "alarm";
+  action: "activate" | "deactivate";
+}
+
 export type Command =
   | PutCommand
   | DeleteRangeCommand
   | TxnCommand
   | CompactCommand
   | LeaseGrantCommand
-  | LeaseRevokeCommand;
+  | LeaseRevokeCommand
+  | AuthCommand
+  | AlarmCommand;
 
 export interface PutResponse {
   op: "put";
@@ -143,7 +188,10 @@ export type CommandResponse =
   | TxnResponse
   | { op: "compact" }
   | { op: "leaseGrant"; id: number; ttl: number }
-  | { op: "leaseRevoke" };
+  | { op: "leaseRevoke" }
+  | { op: AuthCommand["op"] }
+  /** The alarms the command changed (none if it was already so), as etcd's AlarmResponse. */
+  | { op: "alarm"; alarms: AlarmMember[] };
 
 export type KvErrorCode =
   | "KeyNotFound"
@@ -151,7 +199,11 @@ export type KvErrorCode =
   | "LeaseExists"
   | "Compacted"
   | "FutureRevision"
-  | "InvalidArgument";
+  | "InvalidArgument"
+  /** A space-consuming write while a NOSPACE alarm is active (etcd's ErrNoSpace). */
+  | "NoSpace"
+  /** An auth store refusal; the message is etcd's text (e.g. "etcdserver: role name not found"). */
+  | "Auth";
 
 export interface KvErrorInfo {
   code: KvErrorCode;

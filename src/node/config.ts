@@ -1,53 +1,87 @@
 // A member's configuration: one record built from flags, environment or a config file, checked
-// field by field so that a mistake is reported by the name the user typed.
+// field by field so that a mistake is reported by the name the user typed. The settings carry
+// etcd's flag names wherever qmesh has the concept, so an etcd command line carries over.
 import { createHash } from "node:crypto";
 import { isAbsolute, resolve } from "node:path";
 import type { NodeId } from "../raft/index.ts";
 import { MEMBER_NAME } from "../transport/index.ts";
+import { type AutoCompaction, parseAutoCompaction } from "./auto_compaction.ts";
 
 export interface InitialMember {
   readonly name: string;
   readonly peerUrl: string;
 }
 
+/** PEM files for one side's TLS (etcd's --cert-file/--key-file/--trusted-ca-file, or --peer-*). */
+export interface TlsFiles {
+  readonly certFile: string;
+  readonly keyFile: string;
+  /** Empty: none given. */
+  readonly trustedCaFile: string;
+}
+
+export interface ClientTlsFiles extends TlsFiles {
+  /** etcd's --client-cert-auth: refuse clients without a certificate signed by the CA. */
+  readonly clientCertAuth: boolean;
+}
+
 export interface NodeConfig {
   readonly name: string;
   readonly dataDir: string;
+  /** The one peer URL this member listens on and advertises (etcd's --listen-peer-urls). */
   readonly listenPeerUrl: string;
-  readonly listenClientUrl: string;
+  readonly listenClientUrls: readonly string[];
+  /** What the member publishes as its client URLs; the first is the one peers forward to. */
+  readonly advertiseClientUrls: readonly string[];
   /** Empty: no metrics endpoint. */
-  readonly listenMetricsUrl: string;
+  readonly listenMetricsUrls: readonly string[];
   readonly initialCluster: readonly InitialMember[];
   /** "new" bootstraps the initial cluster; "existing" joins one that already runs. */
   readonly initialClusterState: "new" | "existing";
   readonly initialClusterToken: string;
-  /** Folder holding ca.crt, <name>.crt and <name>.key; empty with http:// peer URLs. */
+  /** Folder holding ca.crt, <name>.crt and <name>.key; empty when peerTls names the files. */
   readonly certDir: string;
+  /** Explicit peer TLS files (--peer-cert-file, ...); null: none given (see certDir). */
+  readonly peerTls: TlsFiles | null;
+  /** Client port TLS files; null: none given (then client URLs must be http://). */
+  readonly clientTls: ClientTlsFiles | null;
+  /** Raft tick, from --heartbeat-interval (a heartbeat every tick). */
   readonly tickMs: number;
+  /** --election-timeout in ticks (etcd divides the same way, rounding down). */
   readonly electionTicks: number;
   /** Applied entries between snapshots (etcd's --snapshot-count). */
   readonly snapshotCount: number;
   /** Entries kept behind a snapshot so slightly lagging followers catch up from the log. */
   readonly snapshotCatchUpEntries: number;
   readonly maxRequestBytes: number;
-  readonly logLevel: "debug" | "info" | "warn" | "error";
+  /** Bytes of LMDB in use past which writes raise a NOSPACE alarm (etcd's --quota-backend-bytes). */
+  readonly quotaBackendBytes: number;
+  /** null: no automatic compaction (etcd's default retention "0"). */
+  readonly autoCompaction: AutoCompaction | null;
+  readonly logLevel: "debug" | "info" | "warn" | "error" | "fatal";
   /** Accept fault-injection requests (delay, loss, partitions) on the client port: tests only. */
   readonly enableFaultInjection: boolean;
 }
 
 export const CONFIG_DEFAULTS = {
-  listenMetricsUrl: "",
   initialClusterState: "new",
   initialClusterToken: "qmesh-cluster",
   certDir: "",
-  tickMs: 100,
-  electionTicks: 10,
+  heartbeatInterval: 100,
+  electionTimeout: 1000,
   snapshotCount: 10_000,
   snapshotCatchUpEntries: 5_000,
   maxRequestBytes: 1.5 * 1024 * 1024,
+  // etcd's DefaultQuotaBytes.
+  quotaBackendBytes: 2 * 1024 * 1024 * 1024,
+  autoCompactionMode: "periodic",
+  autoCompactionRetention: "0",
   logLevel: "info",
   enableFaultInjection: false,
 } as const;
+
+/** etcd's maxElectionMs: longer timeouts are refused. */
+const MAX_ELECTION_TIMEOUT_MS = 50_000;
 
 export class ConfigError extends Error {
   constructor(
@@ -62,24 +96,45 @@ export class ConfigError extends Error {
 /** Everything a source (flags, env, file) may set, as text or numbers, before checking. */
 export type RawConfig = Record<string, unknown>;
 
+/** Setting names; each is a flag (flagName), a QMESH_ variable and a config-file key. */
 export const CONFIG_FIELDS = [
   "name",
   "dataDir",
-  "listenPeerUrl",
-  "listenClientUrl",
-  "listenMetricsUrl",
+  "listenPeerUrls",
+  "initialAdvertisePeerUrls",
+  "listenClientUrls",
+  "advertiseClientUrls",
+  "listenMetricsUrls",
   "initialCluster",
   "initialClusterState",
   "initialClusterToken",
-  "certDir",
-  "tickMs",
-  "electionTicks",
+  "heartbeatInterval",
+  "electionTimeout",
   "snapshotCount",
   "snapshotCatchUpEntries",
   "maxRequestBytes",
+  "quotaBackendBytes",
+  "autoCompactionMode",
+  "autoCompactionRetention",
   "logLevel",
+  "certFile",
+  "keyFile",
+  "trustedCaFile",
+  "clientCertAuth",
+  "certDir",
+  "peerCertFile",
+  "peerKeyFile",
+  "peerTrustedCaFile",
+  "peerClientCertAuth",
   "enableFaultInjection",
 ] as const;
+
+/** Settings that are on/off: as flags they may stand alone (`--client-cert-auth`), as in etcd. */
+export const BOOLEAN_FIELDS: readonly (typeof CONFIG_FIELDS)[number][] = [
+  "clientCertAuth",
+  "peerClientCertAuth",
+  "enableFaultInjection",
+];
 
 /** Field name as a flag, for messages: dataDir → --data-dir. */
 export function flagName(field: string): string {
@@ -99,7 +154,7 @@ export function parseNodeConfig(raw: RawConfig): NodeConfig {
       `"${name}" is not a valid member name (letters, digits, '-', '.'; at most 63)`,
     );
   }
-  const listenPeerUrl = url(raw, "listenPeerUrl", ["http:", "https:"]);
+  const listenPeerUrl = peerUrl(raw);
   const initialCluster = parseInitialCluster(
     text(raw, "initialCluster", `${name}=${listenPeerUrl}`),
   );
@@ -117,33 +172,28 @@ export function parseNodeConfig(raw: RawConfig): NodeConfig {
       `must be "new" or "existing", got "${initialClusterState}"`,
     );
   }
-  const certDir = text(raw, "certDir", CONFIG_DEFAULTS.certDir);
   const secure = initialCluster.some((member) => member.peerUrl.startsWith("https:"));
-  if (secure && certDir === "") {
-    throw new ConfigError(
-      flagName("certDir"),
-      "https:// peer URLs need certificates: pass --cert-dir (create one with `qmesh certs`)",
-    );
-  }
-  const tickMs = integer(raw, "tickMs", CONFIG_DEFAULTS.tickMs, 1, 10_000);
-  const electionTicks = integer(raw, "electionTicks", CONFIG_DEFAULTS.electionTicks, 3, 1_000);
+  const { certDir, peerTls } = peerTlsSettings(raw, secure);
+  const listenClientUrls = urls(raw, "listenClientUrls", ["http:", "https:"], undefined);
+  const clientTls = clientTlsSettings(raw, listenClientUrls);
+  const { tickMs, electionTicks } = timing(raw);
   const logLevel = text(raw, "logLevel", CONFIG_DEFAULTS.logLevel);
-  if (!["debug", "info", "warn", "error"].includes(logLevel)) {
-    throw new ConfigError(flagName("logLevel"), `must be debug, info, warn or error`);
+  if (!["debug", "info", "warn", "error", "panic", "fatal"].includes(logLevel)) {
+    throw new ConfigError(flagName("logLevel"), "must be debug, info, warn, error, panic or fatal");
   }
   return {
     name,
     dataDir: absolute(text(raw, "dataDir", `${name}.qmesh`)),
     listenPeerUrl,
-    listenClientUrl: url(raw, "listenClientUrl", ["http:"]),
-    listenMetricsUrl:
-      raw.listenMetricsUrl === undefined || raw.listenMetricsUrl === ""
-        ? ""
-        : url(raw, "listenMetricsUrl", ["http:"]),
+    listenClientUrls,
+    advertiseClientUrls: urls(raw, "advertiseClientUrls", ["http:", "https:"], listenClientUrls),
+    listenMetricsUrls: urls(raw, "listenMetricsUrls", ["http:"], []),
     initialCluster,
     initialClusterState,
     initialClusterToken: text(raw, "initialClusterToken", CONFIG_DEFAULTS.initialClusterToken),
-    certDir: certDir === "" ? "" : absolute(certDir),
+    certDir,
+    peerTls,
+    clientTls,
     tickMs,
     electionTicks,
     snapshotCount: integer(raw, "snapshotCount", CONFIG_DEFAULTS.snapshotCount, 1, 1e9),
@@ -162,9 +212,198 @@ export function parseNodeConfig(raw: RawConfig): NodeConfig {
       // Below the peer frame limit (64 MiB) with room for the envelope and a batch.
       32 * 1024 * 1024,
     ),
-    logLevel: logLevel as NodeConfig["logLevel"],
-    enableFaultInjection: boolean(raw, "enableFaultInjection"),
+    quotaBackendBytes: quota(raw),
+    autoCompaction: autoCompaction(raw),
+    logLevel: (logLevel === "panic" ? "fatal" : logLevel) as NodeConfig["logLevel"],
+    enableFaultInjection: boolean(raw, "enableFaultInjection", false),
   };
+}
+
+/** etcd's --listen-peer-urls, of which qmesh takes exactly one (it is also the advertised one). */
+function peerUrl(raw: RawConfig): string {
+  const listen = urls(raw, "listenPeerUrls", ["http:", "https:"], undefined);
+  if (listen.length !== 1) {
+    throw new ConfigError(
+      flagName("listenPeerUrls"),
+      `qmesh listens on exactly one peer URL, got ${listen.length} (${listen.join(", ")}): keep one`,
+    );
+  }
+  const url = listen[0]!;
+  const advertised = urls(raw, "initialAdvertisePeerUrls", ["http:", "https:"], [url]);
+  if (advertised.length !== 1 || advertised[0] !== url) {
+    throw new ConfigError(
+      flagName("initialAdvertisePeerUrls"),
+      `qmesh advertises the peer URL it listens on: set it to ${url} (--listen-peer-urls) or ` +
+        `leave it out; got ${advertised.join(",")}`,
+    );
+  }
+  return url;
+}
+
+/** --heartbeat-interval and --election-timeout as a tick and ticks, with etcd's checks. */
+function timing(raw: RawConfig): { tickMs: number; electionTicks: number } {
+  const tickMs = integer(raw, "heartbeatInterval", CONFIG_DEFAULTS.heartbeatInterval, 1, 10_000);
+  const electionMs = integer(
+    raw,
+    "electionTimeout",
+    CONFIG_DEFAULTS.electionTimeout,
+    1,
+    MAX_ELECTION_TIMEOUT_MS,
+  );
+  // etcd: "--election-timeout should be at least as 5 times as --heartbeat-interval".
+  if (electionMs < 5 * tickMs) {
+    throw new ConfigError(
+      flagName("electionTimeout"),
+      `${electionMs} ms must be at least 5 times --heartbeat-interval (${tickMs} ms), as in ` +
+        `etcd: raise it to ${5 * tickMs} or lower --heartbeat-interval`,
+    );
+  }
+  return { tickMs, electionTicks: Math.floor(electionMs / tickMs) };
+}
+
+/** Peer TLS from --cert-dir (qmesh's layout) or etcd's --peer-* files, never both. */
+function peerTlsSettings(
+  raw: RawConfig,
+  secure: boolean,
+): { certDir: string; peerTls: TlsFiles | null } {
+  const certDir = text(raw, "certDir", CONFIG_DEFAULTS.certDir);
+  const certFile = text(raw, "peerCertFile", "");
+  const keyFile = text(raw, "peerKeyFile", "");
+  const trustedCaFile = text(raw, "peerTrustedCaFile", "");
+  const anyFile = certFile !== "" || keyFile !== "" || trustedCaFile !== "";
+  if (!boolean(raw, "peerClientCertAuth", true)) {
+    throw new ConfigError(
+      flagName("peerClientCertAuth"),
+      "qmesh always authenticates peers by certificate (mutual TLS): leave it out or set true",
+    );
+  }
+  if (anyFile && certDir !== "") {
+    throw new ConfigError(
+      flagName("certDir"),
+      "give either --cert-dir or --peer-cert-file/--peer-key-file/--peer-trusted-ca-file, not both",
+    );
+  }
+  if (!secure) {
+    if (anyFile) {
+      throw new ConfigError(
+        flagName(
+          certFile !== "" ? "peerCertFile" : keyFile !== "" ? "peerKeyFile" : "peerTrustedCaFile",
+        ),
+        "peer TLS files need https:// peer URLs (--listen-peer-urls, --initial-cluster)",
+      );
+    }
+    return { certDir: certDir === "" ? "" : absolute(certDir), peerTls: null };
+  }
+  if (!anyFile) {
+    if (certDir === "") {
+      throw new ConfigError(
+        flagName("certDir"),
+        "https:// peer URLs need certificates: pass --cert-dir (create one with `qmesh certs`) " +
+          "or --peer-cert-file, --peer-key-file and --peer-trusted-ca-file",
+      );
+    }
+    return { certDir: absolute(certDir), peerTls: null };
+  }
+  for (const [field, value] of [
+    ["peerCertFile", certFile],
+    ["peerKeyFile", keyFile],
+    ["peerTrustedCaFile", trustedCaFile],
+  ] as const) {
+    if (value === "") {
+      throw new ConfigError(
+        flagName(field),
+        "is required with the other --peer-* TLS files (qmesh verifies every peer against the CA)",
+      );
+    }
+  }
+  return {
+    certDir: "",
+    peerTls: {
+      certFile: absolute(certFile),
+      keyFile: absolute(keyFile),
+      trustedCaFile: absolute(trustedCaFile),
+    },
+  };
+}
+
+/** Client port TLS: etcd's --cert-file, --key-file, --trusted-ca-file, --client-cert-auth. */
+function clientTlsSettings(
+  raw: RawConfig,
+  listenClientUrls: readonly string[],
+): ClientTlsFiles | null {
+  const certFile = text(raw, "certFile", "");
+  const keyFile = text(raw, "keyFile", "");
+  const trustedCaFile = text(raw, "trustedCaFile", "");
+  const clientCertAuth = boolean(raw, "clientCertAuth", false);
+  const https = listenClientUrls.find((url) => url.startsWith("https:"));
+  if (certFile === "" || keyFile === "") {
+    if (https !== undefined) {
+      throw new ConfigError(
+        flagName(certFile === "" ? "certFile" : "keyFile"),
+        `client URL ${https} is https:// and needs a certificate: pass --cert-file and --key-file`,
+      );
+    }
+    if (certFile !== "" || keyFile !== "") {
+      throw new ConfigError(
+        flagName(certFile === "" ? "certFile" : "keyFile"),
+        `is required with ${certFile === "" ? "--key-file" : "--cert-file"}`,
+      );
+    }
+    if (clientCertAuth || trustedCaFile !== "") {
+      throw new ConfigError(
+        flagName(clientCertAuth ? "clientCertAuth" : "trustedCaFile"),
+        "needs client TLS: pass --cert-file and --key-file and an https:// --listen-client-urls",
+      );
+    }
+    return null;
+  }
+  if (clientCertAuth && trustedCaFile === "") {
+    throw new ConfigError(
+      flagName("clientCertAuth"),
+      "needs --trusted-ca-file, the CA that signs client certificates",
+    );
+  }
+  return {
+    certFile: absolute(certFile),
+    keyFile: absolute(keyFile),
+    trustedCaFile: trustedCaFile === "" ? "" : absolute(trustedCaFile),
+    clientCertAuth,
+  };
+}
+
+/** etcd: 0 means the default quota (2 GiB), a negative value means no quota. */
+function quota(raw: RawConfig): number {
+  const value = raw.quotaBackendBytes;
+  if (value === undefined || value === "") return CONFIG_DEFAULTS.quotaBackendBytes;
+  const bytes = typeof value === "number" ? value : Number(value);
+  if (!Number.isSafeInteger(bytes)) {
+    throw new ConfigError(
+      flagName("quotaBackendBytes"),
+      `must be an integer number of bytes (0: the default 2 GiB, negative: no quota), got ${JSON.stringify(value)}`,
+    );
+  }
+  if (bytes === 0) return CONFIG_DEFAULTS.quotaBackendBytes;
+  return bytes < 0 ? Number.MAX_SAFE_INTEGER : bytes;
+}
+
+function autoCompaction(raw: RawConfig): AutoCompaction | null {
+  const mode = text(raw, "autoCompactionMode", CONFIG_DEFAULTS.autoCompactionMode);
+  if (mode !== "periodic" && mode !== "revision") {
+    throw new ConfigError(
+      flagName("autoCompactionMode"),
+      `must be "periodic" or "revision", got "${mode}"`,
+    );
+  }
+  const value = raw.autoCompactionRetention;
+  const retention =
+    typeof value === "number"
+      ? String(value)
+      : text(raw, "autoCompactionRetention", CONFIG_DEFAULTS.autoCompactionRetention);
+  try {
+    return parseAutoCompaction(mode, retention);
+  } catch (error) {
+    throw new ConfigError(flagName("autoCompactionRetention"), (error as Error).message);
+  }
 }
 
 /** "n1=https://127.0.0.1:2380,n2=..." as etcd's --initial-cluster. */
@@ -231,22 +470,46 @@ function integer(raw: RawConfig, field: string, fallback: number, min: number, m
   return number;
 }
 
-function boolean(raw: RawConfig, field: string): boolean {
+function boolean(raw: RawConfig, field: string, fallback: boolean): boolean {
   const value = raw[field];
-  if (value === undefined || value === "" || value === false || value === "false") return false;
+  if (value === undefined || value === "") return fallback;
+  if (value === false || value === "false") return false;
   if (value === true || value === "true") return true;
   throw new ConfigError(flagName(field), `must be true or false, got ${JSON.stringify(value)}`);
 }
 
-function url(raw: RawConfig, field: string, protocols: readonly string[]): string {
-  const value = text(raw, field, undefined);
-  if (!isUrl(value, protocols)) {
+/** A comma-separated list (flags, environment) or an array (config file) of URLs. */
+function urls(
+  raw: RawConfig,
+  field: string,
+  protocols: readonly string[],
+  fallback: readonly string[] | undefined,
+): string[] {
+  const value = raw[field];
+  if (value === undefined || value === "" || (Array.isArray(value) && value.length === 0)) {
+    if (fallback === undefined) throw new ConfigError(flagName(field), "is required");
+    return [...fallback];
+  }
+  const list = Array.isArray(value) ? value : typeof value === "string" ? value.split(",") : null;
+  if (list === null || list.some((item) => typeof item !== "string")) {
     throw new ConfigError(
       flagName(field),
-      `"${value}" is not a ${protocols.join(" or ")}//host:port URL`,
+      `must be URLs separated by commas, got ${JSON.stringify(value)}`,
     );
   }
-  return value;
+  const result = (list as string[]).map((item) => item.trim());
+  for (const item of result) {
+    if (!isUrl(item, protocols)) {
+      throw new ConfigError(
+        flagName(field),
+        `"${item}" is not a ${protocols.join(" or ")}//host:port URL`,
+      );
+    }
+  }
+  if (new Set(result).size !== result.length) {
+    throw new ConfigError(flagName(field), `lists a URL twice: ${result.join(",")}`);
+  }
+  return result;
 }
 
 function isUrl(value: string, protocols: readonly string[]): boolean {

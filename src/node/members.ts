@@ -2,6 +2,17 @@
 // ids to names and URLs. It changes only by applying log entries (a conf change carrying a
 // MemberInfo in its context, or a member publishing its client URL), so every member agrees.
 import type { NodeId } from "../raft/index.ts";
+import { memberIdOf } from "./config.ts";
+
+/**
+ * A member's id from its peer URL and the cluster token alone. etcd's MemberAdd carries no name,
+ * so the cluster names an added member's id before it knows its name, and a joining member
+ * computes the same ids for everyone its --initial-cluster lists. Names arrive through the log
+ * (the member publishes itself). One URL, one id: a removed member's URL cannot be re-added.
+ */
+export function memberIdFor(peerUrl: string, clusterToken: string): NodeId {
+  return memberIdOf("", peerUrl, clusterToken);
+}
 
 export interface MemberInfo {
   readonly id: NodeId;
@@ -13,9 +24,21 @@ export interface MemberInfo {
 
 export class MemberRegistry {
   private readonly members = new Map<NodeId, MemberInfo>();
+  /** Ids of removed members: never reused (a stale process could rejoin under one). */
+  private readonly removedIds = new Set<NodeId>();
 
-  constructor(initial: readonly MemberInfo[] = []) {
+  constructor(initial: readonly MemberInfo[] = [], removed: readonly NodeId[] = []) {
     for (const member of initial) this.members.set(member.id, member);
+    for (const id of removed) this.removedIds.add(id);
+  }
+
+  wasRemoved(id: NodeId): boolean {
+    return this.removedIds.has(id);
+  }
+
+  byPeerUrl(peerUrl: string): MemberInfo | undefined {
+    for (const member of this.members.values()) if (member.peerUrl === peerUrl) return member;
+    return undefined;
   }
 
   get(id: NodeId): MemberInfo | undefined {
@@ -35,26 +58,40 @@ export class MemberRegistry {
     const known = this.members.get(member.id);
     // A conf change context carries no client URL; keep one already published.
     const clientUrl = member.clientUrl === "" ? (known?.clientUrl ?? "") : member.clientUrl;
-    this.members.set(member.id, { ...member, clientUrl });
+    // Nor a name: an added member's context has none until the member publishes it.
+    const name = member.name === "" ? (known?.name ?? "") : member.name;
+    this.members.set(member.id, { ...member, name, clientUrl });
   }
 
   remove(id: NodeId): void {
-    this.members.delete(id);
+    if (this.members.delete(id)) this.removedIds.add(id);
   }
 
   /** Takes the registry stored with an installed snapshot. */
   replaceWith(bytes: Uint8Array): void {
     this.members.clear();
-    for (const member of MemberRegistry.decode(bytes).list()) this.members.set(member.id, member);
+    this.removedIds.clear();
+    const decoded = MemberRegistry.decode(bytes);
+    for (const member of decoded.list()) this.members.set(member.id, member);
+    for (const id of decoded.removedIds) this.removedIds.add(id);
   }
 
-  /** Canonical bytes (sorted by id) so that every member stores the same meta value. */
+  /**
+   * Canonical bytes (sorted by id) so that every member stores the same meta value: the member
+   * list alone while nobody was removed (the original format), else {members, removed}.
+   */
   encode(): Uint8Array {
-    return Buffer.from(JSON.stringify(this.list()));
+    if (this.removedIds.size === 0) return Buffer.from(JSON.stringify(this.list()));
+    const removed = [...this.removedIds].sort((a, b) => a - b);
+    return Buffer.from(JSON.stringify({ members: this.list(), removed }));
   }
 
   static decode(bytes: Uint8Array): MemberRegistry {
-    return new MemberRegistry(JSON.parse(Buffer.from(bytes).toString("utf8")) as MemberInfo[]);
+    const value = JSON.parse(Buffer.from(bytes).toString("utf8")) as
+      | MemberInfo[]
+      | { members: MemberInfo[]; removed: NodeId[] };
+    if (Array.isArray(value)) return new MemberRegistry(value);
+    return new MemberRegistry(value.members, value.removed);
   }
 }
 

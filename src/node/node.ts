@@ -7,8 +7,11 @@ import type { Logger as PinoLogger } from "pino";
 import {
   type ApplyResult,
   type Command,
+  consumesSpace,
   encodeCommand,
+  KvError,
   type MvccStore,
+  NOSPACE,
   type RangeRequest,
   type RangeResponse,
 } from "../kv/index.ts";
@@ -22,28 +25,24 @@ import {
   RawNode,
   SeededRandom,
 } from "../raft/index.ts";
-import {
-  loadTlsMaterial,
-  MEMBER_NAME,
-  type PeerAddress,
-  parsePeerUrl,
-  Transport,
-} from "../transport/index.ts";
+import { MEMBER_NAME, type PeerAddress, parsePeerUrl, Transport } from "../transport/index.ts";
+import { AutoCompactor } from "./auto_compaction.ts";
 import { type OpenedState, openState } from "./boot.ts";
-import { clusterIdOf, memberIdOf, type NodeConfig } from "./config.ts";
+import { clusterIdOf, type NodeConfig } from "./config.ts";
 import { claimDataDir, dataDirLayout } from "./data_dir.ts";
-import { encodeMemberInfo, type MemberInfo, MemberRegistry } from "./members.ts";
+import { encodeMemberInfo, type MemberInfo, MemberRegistry, memberIdFor } from "./members.ts";
 import { NodeMetrics } from "./metrics.ts";
+import { loadPeerTls } from "./peer_tls.ts";
 import { PendingProposals, ReadBatcher } from "./pending.ts";
 import { encodeProposal, ProposalKind } from "./proposal.ts";
 import { MEMBERS_META_KEY, RaftMember } from "./raft_member.ts";
-import { checkMemberCertificate } from "./tls_check.ts";
 
 export const REQUEST_TIMEOUT_MS = 7_000;
 const LEASE_CHECK_MS = 500;
 const PROGRESS_NOTIFY_MS = 10_000;
 const PEER_STATS_MS = 1_000;
 const MAX_EXPIRED_PER_CHECK = 1_000;
+const SPACE_CHECK_MS = 5;
 
 export class RequestTooLargeError extends Error {
   override name = "RequestTooLargeError";
@@ -53,6 +52,10 @@ export class NotLeaderError extends Error {
 }
 export class MembershipError extends Error {
   override name = "MembershipError";
+}
+/** etcd's ErrPeerURLexists: the URL is already a member's. */
+export class PeerUrlExistsError extends MembershipError {
+  override name = "PeerUrlExistsError";
 }
 export class StoppedError extends Error {
   override name = "StoppedError";
@@ -81,6 +84,10 @@ export class QmeshNode {
   private readonly revoking = new Set<number>();
   private readonly snapshotSends = new Set<Promise<unknown>>();
   private closed = false;
+  /** A NOSPACE alarm this member proposed is on its way through the log. */
+  private raisingNoSpace = false;
+  /** LMDB's bytes in use, re-measured at most every SPACE_CHECK_MS (a measure costs ~65 µs). */
+  private inUse = { bytes: 0, at: Number.NEGATIVE_INFINITY };
   private fatal: Error | null = null;
 
   private constructor(
@@ -106,19 +113,18 @@ export class QmeshNode {
     onFatal: (error: Error) => void,
   ): Promise<QmeshNode> {
     const token = config.initialClusterToken;
-    const id = memberIdOf(config.name, config.listenPeerUrl, token);
+    const id = memberIdFor(config.listenPeerUrl, token);
     const clusterId = clusterIdOf(token);
     const layout = dataDirLayout(config.dataDir);
     const secure = config.listenPeerUrl.startsWith("https:");
-    const tls = secure ? loadTlsMaterial(config.certDir, config.name) : null;
-    if (tls !== null) checkMemberCertificate(tls, config.name, config.certDir);
+    const tls = secure ? loadPeerTls(config) : null;
     const isNew = claimDataDir(layout, {
       clusterToken: token,
       name: config.name,
       memberId: id,
     });
     const initialMembers: MemberInfo[] = config.initialCluster.map((m) => ({
-      id: memberIdOf(m.name, m.peerUrl, token),
+      id: memberIdFor(m.peerUrl, token),
       name: m.name,
       peerUrl: m.peerUrl,
       // Client URLs become known through the log (publishClientUrl), never from flags alone.
@@ -230,8 +236,32 @@ export class QmeshNode {
           "(--max-request-bytes): split it or store large values elsewhere",
       );
     }
+    if (consumesSpace(command)) this.checkSpace(payload.length);
     await this.awaitLeader();
     return this.proposeRaw(ProposalKind.Kv, payload, command.op);
+  }
+
+  /**
+   * etcd's quota check before proposing: refuse while a NOSPACE alarm is active, and raise one
+   * (through the log, so every member caps writes) when this write would pass the quota. The
+   * bytes in use, not the file size, since LMDB reuses the pages compaction frees.
+   */
+  private checkSpace(requestBytes: number): void {
+    if (this.state.kv.noSpace) throw new KvError("NoSpace");
+    const now = performance.now();
+    if (now - this.inUse.at >= SPACE_CHECK_MS)
+      this.inUse = { bytes: this.state.kv.dbSize().inUse, at: now };
+    if (this.inUse.bytes + requestBytes <= this.config.quotaBackendBytes) return;
+    if (!this.raisingNoSpace) {
+      this.raisingNoSpace = true;
+      const raise: Command = { op: "alarm", action: "activate", memberId: this.id, alarm: NOSPACE };
+      this.propose(raise)
+        .catch((error: Error) => this.logger.warn({ err: error }, "raising NOSPACE alarm failed"))
+        .finally(() => {
+          this.raisingNoSpace = false;
+        });
+    }
+    throw new KvError("NoSpace");
   }
 
   /**
@@ -307,20 +337,37 @@ export class QmeshNode {
     };
   }
 
+  /** Serving: a leader is known and the member has neither failed nor stopped. */
+  healthy(): boolean {
+    return this.member.leader !== 0 && this.fatal === null && !this.closed;
+  }
+
   confState(): ConfState {
     return this.member.confState;
   }
 
-  /** Adds a member (as a learner when asked: it catches up before it can vote). */
+  /**
+   * Adds a member (as a learner when asked: it catches up before it can vote). `name` may be
+   * empty (etcd's MemberAdd has none): the member then names itself when it publishes.
+   */
   async addMember(name: string, peerUrl: string, learner: boolean): Promise<MemberInfo> {
-    if (!MEMBER_NAME.test(name)) {
+    if (name !== "" && !MEMBER_NAME.test(name)) {
       throw new MembershipError(`"${name}" is not a valid member name`);
     }
     const problem = peerUrlProblem(peerUrl, new URL(this.config.listenPeerUrl).protocol);
     if (problem !== null) throw new MembershipError(`peer URL ${peerUrl}: ${problem}`);
-    const id = memberIdOf(name, peerUrl, this.config.initialClusterToken);
-    if (this.members.get(id) !== undefined || this.members.byName(name) !== undefined) {
-      throw new MembershipError(`member "${name}" is already in the cluster`);
+    if (this.members.byPeerUrl(peerUrl) !== undefined) {
+      throw new PeerUrlExistsError(`peer URL ${peerUrl} is already a member's`);
+    }
+    const id = memberIdFor(peerUrl, this.config.initialClusterToken);
+    if (this.members.wasRemoved(id)) {
+      throw new MembershipError(
+        `peer URL ${peerUrl} belonged to removed member ${id.toString(16)}; qmesh derives ` +
+          "member ids from peer URLs and never reuses a removed id: use another host or port",
+      );
+    }
+    if (this.members.get(id) !== undefined || (name !== "" && this.members.byName(name))) {
+      throw new MembershipError(`member "${name || peerUrl}" is already in the cluster`);
     }
     const info: MemberInfo = { id, name, peerUrl, clientUrl: "" };
     const type = learner ? ConfChangeType.AddLearnerNode : ConfChangeType.AddNode;
@@ -333,6 +380,39 @@ export class QmeshNode {
       () => (learner ? this.member.confState.learners : this.member.confState.voters).includes(id),
     );
     return info;
+  }
+
+  /**
+   * Changes a member's peer URL through the log (etcd's MemberUpdate); every member re-dials it.
+   * Its id stays the one derived from its first URL.
+   */
+  async updateMember(id: NodeId, peerUrl: string): Promise<MemberInfo> {
+    const known = this.members.get(id);
+    if (known === undefined) {
+      throw new MembershipError(`member ${id.toString(16)} is not in the cluster`);
+    }
+    const problem = peerUrlProblem(peerUrl, new URL(this.config.listenPeerUrl).protocol);
+    if (problem !== null) throw new MembershipError(`peer URL ${peerUrl}: ${problem}`);
+    const owner = this.members.byPeerUrl(peerUrl);
+    if (owner !== undefined && owner.id !== id) {
+      throw new PeerUrlExistsError(`peer URL ${peerUrl} is already a member's`);
+    }
+    const info: MemberInfo = { ...known, peerUrl };
+    await this.awaitLeader();
+    await this.proposeRaw(ProposalKind.MemberAttributes, encodeMemberInfo(info), "member update");
+    return info;
+  }
+
+  /**
+   * etcd's isLearnerReady: on the leader, the learner's matched index is at least 90% of the
+   * leader's own. Unknown (false) off the leader.
+   */
+  learnerCaughtUp(id: NodeId): boolean {
+    const progress = this.member.raft.status().progress;
+    const learner = progress?.get(id)?.match;
+    const leader = progress?.get(this.id)?.match;
+    if (learner === undefined || leader === undefined) return false;
+    return learner >= leader * 0.9;
   }
 
   async promoteMember(id: NodeId): Promise<void> {
@@ -464,7 +544,7 @@ export class QmeshNode {
 
   private fail(error: Error): void {
     this.fatal = error;
-    this.logger.error(`fatal: ${error.message}`);
+    this.logger.error({ stack: error.stack }, `fatal: ${error.message}`);
     this.proposals.rejectAll(error);
     this.reads.rejectAll(error);
     this.onFatal(error);
@@ -490,7 +570,7 @@ export class QmeshNode {
     for (const member of this.members.list()) {
       if (member.id === this.id || member.peerUrl === "") continue;
       const problem = peerUrlProblem(member.peerUrl, ownScheme);
-      if (problem !== null || peers.some((p) => p.name === member.name)) {
+      if (problem !== null || (member.name !== "" && peers.some((p) => p.name === member.name))) {
         this.logger.warn(
           `member ${member.name}: unusable peer URL ${member.peerUrl} (${problem ?? "duplicate name"}); not connecting`,
         );
@@ -509,12 +589,21 @@ export class QmeshNode {
   /** Tells the cluster our client URL through the log, as etcd's publish does. */
   private publishClientUrl(): void {
     const known = this.members.get(this.id);
-    if (known === undefined || known.clientUrl === this.config.listenClientUrl) {
+    const current =
+      known !== undefined &&
+      known.clientUrl === this.config.advertiseClientUrls[0] &&
+      known.name === this.config.name;
+    if (known === undefined || current) {
       this.published = known !== undefined;
       return;
     }
     this.published = true;
-    const info: MemberInfo = { ...known, clientUrl: this.config.listenClientUrl };
+    // The name too: a member added by etcd's MemberAdd is known by its peer URL only.
+    const info: MemberInfo = {
+      ...known,
+      name: this.config.name,
+      clientUrl: this.config.advertiseClientUrls[0]!,
+    };
     this.proposeRaw(ProposalKind.MemberAttributes, encodeMemberInfo(info), "publish").catch(
       (error: Error) => {
         this.published = false;
@@ -565,6 +654,17 @@ export class QmeshNode {
     every(LEASE_CHECK_MS, () => this.expireLeases());
     every(PROGRESS_NOTIFY_MS, () => this.state.kv.watches.progress());
     every(PEER_STATS_MS, () => this.recordPeerStats());
+    if (this.config.autoCompaction !== null) {
+      const compactor = new AutoCompactor(this.config.autoCompaction, {
+        revision: () => this.state.kv.revision,
+        compactRevision: () => this.state.kv.compactRevision,
+        isLeader: () => this.member.isLeader,
+        compact: (revision) => this.propose({ op: "compact", revision }),
+        warn: (message) => this.logger.warn(message),
+        info: (message) => this.logger.info(message),
+      });
+      every(compactor.stepMs, () => compactor.tick());
+    }
   }
 
   /** The leader alone decides expiry, and revokes through the log so every member agrees. */

@@ -40,7 +40,7 @@ export async function startStatusServer(node: QmeshNode, url: string): Promise<S
       .writeHead(404, { "content-type": "text/plain" })
       .end("try /metrics, /healthz or /readyz\n");
   });
-  await listen(server, hostname, Number(port), "--listen-metrics-url");
+  await listen(server, hostname, Number(port), "--listen-metrics-urls");
   return server;
 }
 

@@ -22,7 +22,8 @@ const HELLO_TIMEOUT_MS = 10_000;
 export interface InboundContext {
   clusterId: string;
   logger: TransportLogger;
-  memberByName(name: string): PeerAddress | undefined;
+  /** The member named `name`, or the not-yet-named added member with id `id`. */
+  memberByName(name: string, id?: NodeId): PeerAddress | undefined;
   /** A peer passed the hello; the transport retires that peer's older connection. */
   accepted(connection: InboundConnection): void;
   closed(connection: InboundConnection): void;
@@ -120,7 +121,7 @@ export class InboundConnection {
   }
 
   private hello(hello: Hello): void {
-    const member = this.ctx.memberByName(hello.senderName);
+    const member = this.ctx.memberByName(hello.senderName, hello.senderId);
     const problem = this.helloProblem(hello, member);
     if (problem !== null || member === undefined) {
       const who = `${hello.senderName} (id ${hello.senderId}, ${this.remote})`;

@@ -51,7 +51,8 @@ export class Transport {
     this.inboundContext = {
       clusterId: options.clusterId,
       logger: { info: (m) => options.logger.info(m), warn: (m) => this.warnThrottled(m) },
-      memberByName: (name) => this.members.get(name),
+      memberByName: (name, id) =>
+        this.members.get(name) ?? (id === undefined ? undefined : this.members.get(unnamedKey(id))),
       accepted: (connection) => this.accepted(connection),
       closed: (connection) => this.inboundClosed(connection),
       deliver: (_from, messages) => options.onMessages(messages),
@@ -95,7 +96,7 @@ export class Transport {
         reject(
           error.code === "EADDRINUSE"
             ? new TransportListenError(
-                `peer port ${where} is already in use (another qmesh or etcd?): stop it or choose another --listen-peer-url`,
+                `peer port ${where} is already in use (another qmesh or etcd?): stop it or choose another --listen-peer-urls`,
                 { cause: error },
               )
             : new TransportListenError(`cannot listen on peer port ${where}: ${error.message}`, {
@@ -133,7 +134,10 @@ export class Transport {
           `peer url ${peer.url} and own url ${this.options.self.url} differ in scheme`,
         );
       }
-      if (byId.has(peer.id) || [...byId.values()].some((p) => p.name === peer.name)) {
+      if (
+        byId.has(peer.id) ||
+        (peer.name !== "" && [...byId.values()].some((p) => p.name === peer.name))
+      ) {
         throw new TypeError(`setPeers: duplicate member ${peer.name} (id ${peer.id})`);
       }
       byId.set(peer.id, { ...peer });
@@ -150,7 +154,7 @@ export class Transport {
     }
     this.members.clear();
     for (const peer of byId.values()) {
-      this.members.set(peer.name, peer);
+      this.members.set(peer.name === "" ? unnamedKey(peer.id) : peer.name, peer);
       if (this.links.has(peer.id)) continue;
       const link = new PeerLink(peer, this.linkContext);
       this.links.set(peer.id, link);
@@ -242,12 +246,18 @@ export class Transport {
     else this.dispatch(kept);
   }
 
+  /** An added member that has not published its name yet: its hello names it (by id). */
+  private hasUnnamedMember(): boolean {
+    for (const key of this.members.keys()) if (key.startsWith("#")) return true;
+    return false;
+  }
+
   private accept(socket: net.Socket, certName: string | null): void {
     if (this.closed) {
       socket.destroy();
       return;
     }
-    if (certName !== null && !this.members.has(certName)) {
+    if (certName !== null && !this.members.has(certName) && !this.hasUnnamedMember()) {
       this.warnThrottled(
         `refused peer connection from ${socket.remoteAddress}: certificate CN "${certName}" is not a current member`,
       );
@@ -285,4 +295,9 @@ export class Transport {
 function certificateName(socket: tls.TLSSocket): string {
   const cn = socket.getPeerCertificate().subject?.CN;
   return typeof cn === "string" ? cn : "";
+}
+
+/** Map key of a member known by id only ('#' cannot start a member name). */
+function unnamedKey(id: NodeId): string {
+  return `#${id}`;
 }

@@ -17,7 +17,7 @@ describe("transport listener", () => {
         assert.ok(error instanceof TransportListenError);
         assert.equal(
           error.message,
-          `peer port 127.0.0.1:${port} is already in use (another qmesh or etcd?): stop it or choose another --listen-peer-url`,
+          `peer port 127.0.0.1:${port} is already in use (another qmesh or etcd?): stop it or choose another --listen-peer-urls`,
         );
         return true;
       });

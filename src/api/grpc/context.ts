@@ -26,6 +26,8 @@ export interface KeyAccess {
  * denied).
  */
 export interface AuthGate {
+  /** False: every check passes (and callers may skip computing what to check). */
+  readonly enabled: boolean;
   /** Every access must be granted to the caller (root may do anything). */
   checkKeys(metadata: grpc.Metadata, accesses: readonly KeyAccess[]): void;
   /** Cluster and auth administration: root only. */
@@ -33,6 +35,7 @@ export interface AuthGate {
 }
 
 export const OPEN_GATE: AuthGate = {
+  enabled: false,
   checkKeys() {},
   checkAdmin() {},
 };

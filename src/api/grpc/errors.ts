@@ -39,6 +39,8 @@ function kvError(error: KvError): RpcError {
       return EtcdErrors.leaseExist;
     case "KeyNotFound":
       return EtcdErrors.keyNotFound;
+    case "NoSpace":
+      return EtcdErrors.noSpace;
     default:
       // Our InvalidArgument messages already carry etcd's text ("etcdserver: key is not provided").
       return new RpcError(Status.INVALID_ARGUMENT, error.message);

@@ -93,12 +93,17 @@ const COMPARE_RESULTS: readonly CompareResult[] = ["equal", "greater", "less", "
 const COMPARE_TARGETS = ["version", "create", "mod", "value", "lease"] as const;
 const EMPTY = new Uint8Array(0);
 
+function negative(field: string): RpcError {
+  return new RpcError(status.INVALID_ARGUMENT, `etcdserver: ${field} must not be negative`);
+}
+
 export function rangeFromPb(pb: RangeRequestPb): RangeRequest {
   const sortOrder = SORT_ORDERS[pb.sort_order];
   const sortTarget = SORT_TARGETS[pb.sort_target];
   if (sortOrder === undefined || sortTarget === undefined) throw EtcdErrors.invalidSortOption;
   const request: RangeRequest = { key: pb.key, rangeEnd: pb.range_end };
   const revision = int64(pb.revision);
+  if (revision < 0) throw negative("revision");
   if (revision !== 0) request.revision = revision;
   const limit = int64(pb.limit);
   if (limit > 0) request.limit = limit;
@@ -111,10 +116,11 @@ export function rangeFromPb(pb: RangeRequestPb): RangeRequest {
   const maxMod = int64(pb.max_mod_revision);
   const minCreate = int64(pb.min_create_revision);
   const maxCreate = int64(pb.max_create_revision);
-  if (minMod !== 0) request.minModRevision = minMod;
-  if (maxMod !== 0) request.maxModRevision = maxMod;
-  if (minCreate !== 0) request.minCreateRevision = minCreate;
-  if (maxCreate !== 0) request.maxCreateRevision = maxCreate;
+  // etcd ignores filters that are not positive.
+  if (minMod > 0) request.minModRevision = minMod;
+  if (maxMod > 0) request.maxModRevision = maxMod;
+  if (minCreate > 0) request.minCreateRevision = minCreate;
+  if (maxCreate > 0) request.maxCreateRevision = maxCreate;
   return request;
 }
 
@@ -157,7 +163,10 @@ function compareFromPb(pb: ComparePb): Compare {
     mod: pb.mod_revision,
     lease: pb.lease,
   }[target];
-  return { ...base, target, number: int64(field) };
+  const number = int64(field);
+  // Versions, revisions and lease ids are never negative; qmesh's log encodes them unsigned.
+  if (number < 0) throw negative(`compare ${target}`);
+  return { ...base, target, number };
 }
 
 function requestOpFromPb(pb: RequestOpPb): RequestOp {

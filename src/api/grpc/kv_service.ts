@@ -10,7 +10,7 @@ import type {
   RequestOp,
   TxnResponse,
 } from "../../kv/index.ts";
-import { KvError } from "../../kv/index.ts";
+import { checkCommandKeys, KvError } from "../../kv/index.ts";
 import type { QmeshNode } from "../../node/node.ts";
 import { type ApiContext, type KeyAccess, type Reply, responseHeader, unary } from "./context.ts";
 import { int64 } from "./int64.ts";
@@ -131,7 +131,18 @@ export function kvService(ctx: ApiContext): grpc.UntypedServiceImplementation {
     }),
     Put: unary(async (pb: PutRequestPb, call) => {
       const command = putFromPb(pb);
-      ctx.auth.checkKeys(call.metadata, [{ key: pb.key, rangeEnd: EMPTY, write: true }]);
+      checkCommandKeys(command);
+      // Returning the previous value is a read, as etcd checks it.
+      const put = { key: pb.key, rangeEnd: EMPTY };
+      ctx.auth.checkKeys(
+        call.metadata,
+        pb.prev_kv
+          ? [
+              { ...put, write: true },
+              { ...put, write: false },
+            ]
+          : [{ ...put, write: true }],
+      );
       const done = applied(node, await node.propose(command));
       return {
         response: putResponsePb(node, done.response as PutResponse, done.revision),
@@ -140,7 +151,17 @@ export function kvService(ctx: ApiContext): grpc.UntypedServiceImplementation {
     }),
     DeleteRange: unary(async (pb: DeleteRangeRequestPb, call) => {
       const command = deleteRangeFromPb(pb);
-      ctx.auth.checkKeys(call.metadata, [{ key: pb.key, rangeEnd: pb.range_end, write: true }]);
+      checkCommandKeys(command);
+      const range = { key: pb.key, rangeEnd: pb.range_end };
+      ctx.auth.checkKeys(
+        call.metadata,
+        pb.prev_kv
+          ? [
+              { ...range, write: true },
+              { ...range, write: false },
+            ]
+          : [{ ...range, write: true }],
+      );
       const done = applied(node, await node.propose(command));
       return {
         response: deleteResponsePb(node, done.response as DeleteRangeResponse, done.revision),
@@ -150,6 +171,7 @@ export function kvService(ctx: ApiContext): grpc.UntypedServiceImplementation {
     Txn: unary(async (pb: TxnRequestPb, call) => {
       const command = txnFromPb(pb);
       checkTxn(command);
+      checkCommandKeys(command);
       ctx.auth.checkKeys(call.metadata, txnAccesses(command));
       const done = applied(node, await node.propose(command));
       return {
@@ -161,7 +183,7 @@ export function kvService(ctx: ApiContext): grpc.UntypedServiceImplementation {
       ctx.auth.checkAdmin(call.metadata);
       const done = applied(
         node,
-        await node.propose({ op: "compact", revision: int64(pb.revision) }),
+        await node.propose({ op: "compact", revision: Math.max(0, int64(pb.revision)) }),
       );
       return {
         response: { header: responseHeader(node, done.revision) },

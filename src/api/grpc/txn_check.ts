@@ -1,17 +1,36 @@
 // etcd's checks on a Txn before it is proposed: at most --max-txn-ops operations per branch (and
 // compares), and no key written twice in one branch (two puts, or a put inside a deleted range).
+
+import { status } from "@grpc/grpc-js";
 import type { RequestOp, TxnCommand } from "../../kv/index.ts";
-import { EtcdErrors } from "./etcd_errors.ts";
+import { EtcdErrors, RpcError } from "./etcd_errors.ts";
 
 /** etcd's default --max-txn-ops. */
 export const MAX_TXN_OPS = 128;
 
+/** The kv command codec's nesting limit (etcd has none; 16 levels is far past real use). */
+export const MAX_TXN_DEPTH = 16;
+
 export function checkTxn(txn: TxnCommand, maxOps = MAX_TXN_OPS): void {
+  if (depthOf(txn) > MAX_TXN_DEPTH) {
+    throw new RpcError(
+      status.INVALID_ARGUMENT,
+      `etcdserver: txn nested too deeply: at most ${MAX_TXN_DEPTH} levels`,
+    );
+  }
   if (txn.compare.length > maxOps || txn.success.length > maxOps || txn.failure.length > maxOps) {
     throw EtcdErrors.tooManyOps;
   }
   branchWrites(txn.success, maxOps);
   branchWrites(txn.failure, maxOps);
+}
+
+function depthOf(txn: TxnCommand): number {
+  let deepest = 0;
+  for (const op of [...txn.success, ...txn.failure]) {
+    if (op.op === "txn") deepest = Math.max(deepest, depthOf(op));
+  }
+  return deepest + 1;
 }
 
 interface Writes {
