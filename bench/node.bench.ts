@@ -227,7 +227,12 @@ async function sequentialOnSingleMember(): Promise<number> {
   const cluster = new TestCluster();
   try {
     await cluster.define(["s1"]);
-    await cluster.start("s1", ["s1"], "new", ["--tick-ms", "100"]);
+    await cluster.start("s1", ["s1"], "new", [
+      "--heartbeat-interval",
+      "100",
+      "--election-timeout",
+      "1000",
+    ]);
     await cluster.waitForLeader(["s1"]);
     const url = cluster.spec("s1").clientUrl;
     await runLoad([url], 16, new Map(), null, 1);
@@ -242,7 +247,16 @@ async function benchQmesh(): Promise<Run[]> {
   const names = ["n1", "n2", "n3"];
   try {
     await cluster.define(names);
-    await Promise.all(names.map((name) => cluster.start(name, names, "new", ["--tick-ms", "100"])));
+    await Promise.all(
+      names.map((name) =>
+        cluster.start(name, names, "new", [
+          "--heartbeat-interval",
+          "100",
+          "--election-timeout",
+          "1000",
+        ]),
+      ),
+    );
     const leader = await cluster.waitForLeader(names);
     const pids = new Map(
       names.map((name) => [

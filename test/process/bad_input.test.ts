@@ -35,9 +35,9 @@ describe("qmesh start with bad flags", () => {
       "start",
       "--name",
       "n_1",
-      "--listen-peer-url",
+      "--listen-peer-urls",
       "http://127.0.0.1:1",
-      "--listen-client-url",
+      "--listen-client-urls",
       "http://127.0.0.1:2",
     ]);
     assert.equal(result.code, 2);
@@ -45,36 +45,36 @@ describe("qmesh start with bad flags", () => {
   });
 
   it("names the missing or malformed field", () => {
-    const missing = qmesh(["start", "--listen-peer-url", "http://127.0.0.1:1"]);
+    const missing = qmesh(["start", "--listen-peer-urls", "http://127.0.0.1:1"]);
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /--name: is required/);
     const badUrl = qmesh([
       "start",
       "--name",
       "n1",
-      "--listen-peer-url",
+      "--listen-peer-urls",
       "127.0.0.1:2380",
-      "--listen-client-url",
+      "--listen-client-urls",
       "http://127.0.0.1:1",
     ]);
     assert.equal(badUrl.code, 2);
     assert.match(
       badUrl.stderr,
-      /--listen-peer-url: "127.0.0.1:2380" is not a http: or https:\/\/host:port URL/,
+      /--listen-peer-urls: "127.0.0.1:2380" is not a http: or https:\/\/host:port URL/,
     );
     const badNumber = qmesh([
       "start",
       "--name",
       "n1",
-      "--listen-peer-url",
+      "--listen-peer-urls",
       "http://127.0.0.1:1",
-      "--listen-client-url",
+      "--listen-client-urls",
       "http://127.0.0.1:2",
-      "--tick-ms",
+      "--heartbeat-interval",
       "fast",
     ]);
     assert.equal(badNumber.code, 2);
-    assert.match(badNumber.stderr, /--tick-ms: must be an integer/);
+    assert.match(badNumber.stderr, /--heartbeat-interval: must be an integer/);
   });
 });
 
@@ -90,7 +90,7 @@ describe("a member that cannot start safely", { timeout: 60_000 }, () => {
     try {
       await assert.rejects(
         cluster.start("n1", ["n1"]),
-        /127\.0\.0\.1:\d+ is already in use.*--listen-client-url/,
+        /127\.0\.0\.1:\d+ is already in use.*--listen-client-urls/,
       );
     } finally {
       blocker.close();

@@ -1,0 +1,162 @@
+// The two 3-member clusters the side-by-side benchmark compares, behind one interface: qmesh
+// through the process test harness (TestCluster), etcd as Debian's /usr/bin/etcd with its
+// defaults. Both on loopback, data in a temp dir, killed at the end.
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { CONFIG_FIELDS } from "../../src/node/config.ts";
+import { freePorts, sleep, TestCluster } from "../../test/process/harness.ts";
+
+export type System = "qmesh" | "etcd";
+
+export interface Member {
+  readonly name: string;
+  readonly pid: number;
+  /** host:port of the client (gRPC) endpoint. */
+  readonly endpoint: string;
+}
+
+export interface BenchCluster {
+  readonly system: System;
+  readonly members: readonly Member[];
+  /** The member that reports itself leader. */
+  leader(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+const hostPort = (url: string) => url.replace(/^https?:\/\//, "").replace(/\/$/, "");
+
+/** Asks each member's JSON gateway for its status until one says it leads. */
+async function findLeader(members: readonly Member[], timeoutMs = 20_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    for (const member of members) {
+      try {
+        const response = await fetch(`http://${member.endpoint}/v3/maintenance/status`, {
+          method: "POST",
+          body: "{}",
+          signal: AbortSignal.timeout(2_000),
+        });
+        const status = (await response.json()) as {
+          leader?: string;
+          header?: { member_id?: string };
+        };
+        if (
+          status.leader !== undefined &&
+          status.leader !== "0" &&
+          status.leader === status.header?.member_id
+        )
+          return member.name;
+      } catch {
+        // not up yet
+      }
+    }
+    await sleep(200);
+  }
+  throw new Error(`no leader among ${members.map((m) => m.name).join(", ")}`);
+}
+
+/**
+ * etcd's timing defaults (100 ms heartbeat, 1 s election timeout) under whichever flag names the
+ * member has: the harness sets a faster tick for tests.
+ */
+function qmeshTimingFlags(): string[] {
+  const fields: readonly string[] = CONFIG_FIELDS;
+  if (fields.includes("heartbeatInterval")) {
+    return [
+      "--heartbeat-interval",
+      "100",
+      ...(fields.includes("electionTimeout") ? ["--election-timeout", "1000"] : []),
+    ];
+  }
+  return ["--tick-ms", "100", "--election-ticks", "10"];
+}
+
+export async function startQmesh(): Promise<BenchCluster> {
+  const cluster = new TestCluster();
+  const names = ["q1", "q2", "q3"];
+  try {
+    await cluster.define(names);
+    await Promise.all(names.map((name) => cluster.start(name, names, "new", qmeshTimingFlags())));
+    const members = names.map((name) => ({
+      name,
+      pid: cluster.processes.get(name)!.pid!,
+      endpoint: hostPort(cluster.spec(name).clientUrl),
+    }));
+    await findLeader(members);
+    return {
+      system: "qmesh",
+      members,
+      leader: () => findLeader(members),
+      stop: () => cluster.destroy(),
+    };
+  } catch (error) {
+    await cluster.destroy();
+    throw error;
+  }
+}
+
+export function etcdAvailable(): boolean {
+  return spawnSync("etcd", ["--version"]).status === 0;
+}
+
+export async function startEtcd(): Promise<BenchCluster> {
+  const dir = mkdtempSync(join(tmpdir(), "qmesh-bench-etcd-"));
+  const ports = await freePorts(6);
+  const names = ["e1", "e2", "e3"];
+  const peerUrl = (i: number) => `http://127.0.0.1:${ports[2 * i + 1]}`;
+  const clientUrl = (i: number) => `http://127.0.0.1:${ports[2 * i]}`;
+  const initial = names.map((name, i) => `${name}=${peerUrl(i)}`).join(",");
+  const processes: ChildProcess[] = names.map((name, i) =>
+    spawn(
+      "etcd",
+      [
+        "--name",
+        name,
+        "--data-dir",
+        join(dir, name),
+        "--listen-client-urls",
+        clientUrl(i),
+        "--advertise-client-urls",
+        clientUrl(i),
+        "--listen-peer-urls",
+        peerUrl(i),
+        "--initial-advertise-peer-urls",
+        peerUrl(i),
+        "--initial-cluster",
+        initial,
+        "--initial-cluster-state",
+        "new",
+        "--log-level",
+        "error",
+      ],
+      { stdio: "ignore" },
+    ),
+  );
+  const stop = async () => {
+    await Promise.all(
+      processes.map(
+        (child) =>
+          new Promise<void>((resolve) => {
+            if (child.exitCode !== null || child.signalCode !== null) return resolve();
+            child.once("exit", () => resolve());
+            child.kill("SIGKILL");
+          }),
+      ),
+    );
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    const members = names.map((name, i) => ({
+      name,
+      pid: processes[i]!.pid!,
+      endpoint: hostPort(clientUrl(i)),
+    }));
+    await findLeader(members);
+    return { system: "etcd", members, leader: () => findLeader(members), stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
