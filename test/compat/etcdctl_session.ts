@@ -9,6 +9,15 @@ import { eventually } from "../process/harness.ts";
 import { type CtlOptions, type CtlResult, etcdctl, hex, parseJsonExact } from "./etcdctl_runner.ts";
 import { EXTRA, NAMES, type SystemUnderTest } from "./systems.ts";
 
+/**
+ * etcdctl 3.4's per-endpoint commands dial each endpoint as given and send it, scheme included,
+ * as the HTTP/2 :authority, which Node's HTTP/2 server refuses ('/' is not allowed there); etcd
+ * (Go) accepts it. Both systems get host:port here; docs/api.md states the difference.
+ */
+function hostPorts(s: { system: { endpoints: readonly string[] } }): string[] {
+  return s.system.endpoints.map((url) => url.replace(/^https?:\/\//, ""));
+}
+
 export type Mode = "exact" | "kvs" | "sorted" | "status-shape" | "hash-shape" | "snapshot";
 
 export interface Step {
@@ -139,7 +148,7 @@ function shapeRows(text: string): string[] {
         .map((field) => {
           if (field === "URL" || field.startsWith("ID(")) return field.replace(/\(.*\)/, "");
           if (/^\d+(\.\d+)?\s*[kMG]?B$/.test(field)) return "SIZE";
-          if (/^\d+\.\d+\.\d+$/.test(field)) return "VERSION";
+          if (/^\d+\.\d+\.\d+(-qmesh)?$/.test(field)) return "VERSION";
           if (/^\d+$/.test(field)) return "N";
           if (field === "true" || field === "false") return "BOOL";
           return field;
@@ -351,17 +360,17 @@ export const SECTIONS: readonly Section[] = [
       {
         name: "endpoint status (all)",
         mode: "status-shape",
-        run: (s) => s.ctl(["endpoint", "status"], {}, s.system.endpoints),
+        run: (s) => s.ctl(["endpoint", "status"], {}, hostPorts(s)),
       },
       {
         name: "endpoint health (all)",
         mode: "sorted",
-        run: (s) => s.ctl(["endpoint", "health"], {}, s.system.endpoints),
+        run: (s) => s.ctl(["endpoint", "health"], {}, hostPorts(s)),
       },
       {
         name: "endpoint hashkv (all)",
         mode: "hash-shape",
-        run: (s) => s.ctl(["endpoint", "hashkv"], {}, s.system.endpoints),
+        run: (s) => s.ctl(["endpoint", "hashkv"], {}, hostPorts(s)),
       },
       { name: "move-leader to a follower", run: moveLeader },
       {
@@ -486,7 +495,7 @@ function idOf(s: Session, name: string): string {
 }
 
 async function leadership(s: Session) {
-  const status = await s.ctl(["endpoint", "status", "-w", "json"], {}, s.system.endpoints);
+  const status = await s.ctl(["endpoint", "status", "-w", "json"], {}, hostPorts(s));
   const rows = parseJsonExact(status.stdout) as {
     Endpoint: string;
     Status: { header: { member_id: string }; leader: string };
