@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
 import { runDemo } from "../sim/demo.ts";
 import { addCertsCommand } from "./certs.ts";
-import { addClientCommands } from "./client.ts";
+import { addClientCommands } from "./client/index.ts";
 import { addStartCommand } from "./start.ts";
 import { addUpCommand } from "./up.ts";
 
