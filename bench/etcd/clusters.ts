@@ -5,7 +5,6 @@ import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CONFIG_FIELDS } from "../../src/node/config.ts";
 import { freePorts, sleep, TestCluster } from "../../test/process/harness.ts";
 
 export type System = "qmesh" | "etcd";
@@ -57,28 +56,15 @@ async function findLeader(members: readonly Member[], timeoutMs = 20_000): Promi
   throw new Error(`no leader among ${members.map((m) => m.name).join(", ")}`);
 }
 
-/**
- * etcd's timing defaults (100 ms heartbeat, 1 s election timeout) under whichever flag names the
- * member has: the harness sets a faster tick for tests.
- */
-function qmeshTimingFlags(): string[] {
-  const fields: readonly string[] = CONFIG_FIELDS;
-  if (fields.includes("heartbeatInterval")) {
-    return [
-      "--heartbeat-interval",
-      "100",
-      ...(fields.includes("electionTimeout") ? ["--election-timeout", "1000"] : []),
-    ];
-  }
-  return ["--tick-ms", "100", "--election-ticks", "10"];
-}
+/** etcd's timing defaults (the harness sets a faster tick for tests). */
+const QMESH_TIMING_FLAGS = ["--heartbeat-interval", "100", "--election-timeout", "1000"];
 
 export async function startQmesh(): Promise<BenchCluster> {
   const cluster = new TestCluster();
   const names = ["q1", "q2", "q3"];
   try {
     await cluster.define(names);
-    await Promise.all(names.map((name) => cluster.start(name, names, "new", qmeshTimingFlags())));
+    await Promise.all(names.map((name) => cluster.start(name, names, "new", QMESH_TIMING_FLAGS)));
     const members = names.map((name) => ({
       name,
       pid: cluster.processes.get(name)!.pid!,

@@ -20,6 +20,14 @@ export const MEMORY_KEYS = 100_000;
 
 export const PHASES: readonly Phase[] = [
   { id: "put1", title: "put, 1 in flight", kind: "put", concurrency: 1, prefix: KV_PREFIX },
+  {
+    // A local read at one in flight: each server's per-request floor, without consensus.
+    id: "getser1",
+    title: "serializable get, 1 in flight",
+    kind: "getSerializable",
+    concurrency: 1,
+    prefix: KV_PREFIX,
+  },
   { id: "put16", title: "put, 16 in flight", kind: "put", concurrency: 16, prefix: KV_PREFIX },
   { id: "put128", title: "put, 128 in flight", kind: "put", concurrency: 128, prefix: KV_PREFIX },
   {

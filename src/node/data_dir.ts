@@ -44,7 +44,15 @@ export function dataDirLayout(root: string): DataDirLayout {
  * Returns true when the directory is new (nothing to recover). Throws DataDirError when it
  * belongs to another member or cluster, or holds a log without its identity file.
  */
-export function claimDataDir(layout: DataDirLayout, expected: MemberIdentity): boolean {
+/**
+ * Claims the directory for this member, or checks that it is this member's. Returns whether it
+ * is new and the member id to run as: the stored one for an existing directory, since a member
+ * keeps its id when its peer URL changes (MemberUpdate) and ids derive from the first URL.
+ */
+export function claimDataDir(
+  layout: DataDirLayout,
+  expected: MemberIdentity,
+): { isNew: boolean; memberId: number } {
   mkdirSync(layout.root, { recursive: true });
   if (!existsSync(layout.identityFile)) {
     const walFiles = existsSync(layout.wal) ? readdirSync(layout.wal) : [];
@@ -55,7 +63,7 @@ export function claimDataDir(layout: DataDirLayout, expected: MemberIdentity): b
       );
     }
     writeIdentity(layout, expected);
-    return true;
+    return { isNew: true, memberId: expected.memberId };
   }
   const found = readIdentity(layout);
   if (found.clusterToken !== expected.clusterToken) {
@@ -65,13 +73,13 @@ export function claimDataDir(layout: DataDirLayout, expected: MemberIdentity): b
         "--initial-cluster-token this directory was created with",
     );
   }
-  if (found.name !== expected.name || found.memberId !== expected.memberId) {
+  if (found.name !== expected.name) {
     throw new DataDirError(
       `${layout.root} belongs to member "${found.name}" (id ${hex(found.memberId)}), not ` +
         `"${expected.name}" (id ${hex(expected.memberId)}): use this member's own --data-dir`,
     );
   }
-  return false;
+  return { isNew: false, memberId: found.memberId };
 }
 
 function readIdentity(layout: DataDirLayout): MemberIdentity {

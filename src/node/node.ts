@@ -81,6 +81,7 @@ export class QmeshNode {
   private readonly reads: ReadBatcher;
   private readonly membershipWaiters = new Set<(stopping?: Error) => void>();
   private published = false;
+  private publishInFlight = false;
   private readonly revoking = new Set<number>();
   private readonly snapshotSends = new Set<Promise<unknown>>();
   private closed = false;
@@ -113,15 +114,14 @@ export class QmeshNode {
     onFatal: (error: Error) => void,
   ): Promise<QmeshNode> {
     const token = config.initialClusterToken;
-    const id = memberIdFor(config.listenPeerUrl, token);
     const clusterId = clusterIdOf(token);
     const layout = dataDirLayout(config.dataDir);
     const secure = config.listenPeerUrl.startsWith("https:");
     const tls = secure ? loadPeerTls(config) : null;
-    const isNew = claimDataDir(layout, {
+    const { isNew, memberId: id } = claimDataDir(layout, {
       clusterToken: token,
       name: config.name,
-      memberId: id,
+      memberId: memberIdFor(config.listenPeerUrl, token),
     });
     const initialMembers: MemberInfo[] = config.initialCluster.map((m) => ({
       id: memberIdFor(m.peerUrl, token),
@@ -560,7 +560,9 @@ export class QmeshNode {
     if (isLeader) leases.promote(performance.now(), this.config.tickMs * this.config.electionTicks);
     else leases.demote();
     this.reads.retryInFlight();
-    if (leader !== 0 && !this.published) this.publishClientUrl();
+    // A publish forwarded to a leader that just lost its term is dropped: send it again now
+    // rather than after the request timeout (applying it twice is harmless).
+    if (leader !== 0 && (!this.published || this.publishInFlight)) this.publishClientUrl();
   }
 
   /** Never throws: it runs while entries are applied, and a bad address must not stop apply. */
@@ -598,14 +600,19 @@ export class QmeshNode {
       return;
     }
     this.published = true;
+    this.publishInFlight = true;
     // The name too: a member added by etcd's MemberAdd is known by its peer URL only.
     const info: MemberInfo = {
       ...known,
       name: this.config.name,
       clientUrl: this.config.advertiseClientUrls[0]!,
     };
-    this.proposeRaw(ProposalKind.MemberAttributes, encodeMemberInfo(info), "publish").catch(
+    this.proposeRaw(ProposalKind.MemberAttributes, encodeMemberInfo(info), "publish").then(
+      () => {
+        this.publishInFlight = false;
+      },
       (error: Error) => {
+        this.publishInFlight = false;
         this.published = false;
         this.logger.warn(`publishing the client URL failed, will retry: ${error.message}`);
       },

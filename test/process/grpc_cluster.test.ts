@@ -5,7 +5,7 @@ import { execFile } from "node:child_process";
 import { after, before, test } from "node:test";
 import { promisify } from "node:util";
 import { connectEtcd } from "../../src/api/grpc/client.ts";
-import { eventually, TestCluster } from "./harness.ts";
+import { eventually, freePorts, TestCluster } from "./harness.ts";
 
 const run = promisify(execFile);
 const FIRST = ["n1", "n2", "n3"];
@@ -96,4 +96,30 @@ test("etcdctl member add --learner, start, promote, remove", { timeout: 120_000 
     etcdctl(["member", "add", "n4", `--peer-urls=${n4.peerUrl}`]),
     /removed member/,
   );
+});
+
+test("etcdctl member update moves a member's peer URL; it restarts there with its data", {
+  timeout: 120_000,
+}, async () => {
+  const list = JSON.parse(await etcdctl(["member", "list", "-w", "json"])) as {
+    members: { ID: number; name: string }[];
+  };
+  const n3 = list.members.find((m) => m.name === "n3")!;
+  const id = BigInt(n3.ID).toString(16);
+  const [port] = await freePorts(1);
+  const moved = `https://127.0.0.1:${port}`;
+  await cluster.put("n1", "before-move", "v");
+  await etcdctl(["member", "update", id, `--peer-urls=${moved}`], ["n1", "n2"]);
+  await cluster.kill9("n3");
+  cluster.specs.set("n3", { ...cluster.spec("n3"), peerUrl: moved });
+  await cluster.start("n3", FIRST);
+  await cluster.put("n1", "after-move", "v");
+  await eventually(async () => assert.equal(await cluster.get("n3", "after-move", true), "v"));
+  assert.equal(await cluster.get("n3", "before-move", true), "v");
+  const after = JSON.parse(await etcdctl(["member", "list", "-w", "json"])) as {
+    members: { ID: number; name: string; peerURLs: string[] }[];
+  };
+  const entry = after.members.find((m) => m.name === "n3")!;
+  assert.equal(BigInt(entry.ID).toString(16), id, "same id after the move");
+  assert.deepEqual(entry.peerURLs, [moved]);
 });
