@@ -179,7 +179,7 @@ function printEndpoints(dir: string, members: readonly LocalMember[]): void {
   const lines = [
     `qmesh: ${members.length}-member cluster running (data, certificates and logs in ${dir})`,
     "",
-    "  member  client (etcd v3 JSON)   peer (TLS 1.3)            metrics",
+    "  member  client (etcd v3 gRPC)   peer (TLS 1.3)            metrics",
     ...members.map(
       (m) =>
         `  ${m.name.padEnd(6)}  ${m.clientUrl.padEnd(22)}  ${m.peerUrl.padEnd(24)}  ${m.metricsUrl}/metrics`,
