@@ -10,6 +10,7 @@ import type { ApiContext } from "./grpc/context.ts";
 import { electionService } from "./grpc/election_service.ts";
 import { healthService } from "./grpc/health_service.ts";
 import { kvService } from "./grpc/kv_service.ts";
+import { LeaderLink } from "./grpc/leader_link.ts";
 import { leaseService } from "./grpc/lease_service.ts";
 import { lockService } from "./grpc/lock_service.ts";
 import { maintenanceService } from "./grpc/maintenance_service.ts";
@@ -41,7 +42,8 @@ export async function startClientApi(
   server.addService(services.Watch.service, watchService(ctx));
   // A follower forwards lease renewals to the leader's client URL, trusting the same CA.
   const forwardTls = tls === null ? undefined : tls.ca === undefined ? {} : { ca: tls.ca };
-  server.addService(services.Lease.service, leaseService(ctx, forwardTls));
+  const leaderLink = new LeaderLink(node, forwardTls);
+  server.addService(services.Lease.service, leaseService(ctx, leaderLink));
   server.addService(services.Lock.service, lockService(ctx));
   server.addService(services.Election.service, electionService(ctx));
   server.addService(services.Cluster.service, clusterService(ctx));
@@ -62,6 +64,7 @@ export async function startClientApi(
     close: async () => {
       for (const port of ports) await port.close();
       gateway.close();
+      leaderLink.close();
       server.forceShutdown();
     },
   };

@@ -3,12 +3,11 @@
 import * as grpc from "@grpc/grpc-js";
 import { LeaseNotFoundError, LeaseNotPrimaryError } from "../../kv/index.ts";
 import { NotLeaderError, type QmeshNode } from "../../node/node.ts";
-import type { ConnectOptions } from "./client.ts";
 import { type ApiContext, type Reply, responseHeader, unary } from "./context.ts";
 import { toRpcError } from "./errors.ts";
 import { EtcdErrors, RpcError } from "./etcd_errors.ts";
 import { applied } from "./kv_service.ts";
-import { LeaderLink } from "./leader_link.ts";
+import type { LeaderLink } from "./leader_link.ts";
 
 type Int64 = string;
 
@@ -41,12 +40,12 @@ function lookupId(value: Int64): number {
   return Number.isSafeInteger(n) && n > 0 ? n : -1;
 }
 
+/** `leader` forwards renewals from a follower; the caller closes it with the server. */
 export function leaseService(
   ctx: ApiContext,
-  forwardTls?: ConnectOptions["tls"],
+  leader: LeaderLink,
 ): grpc.UntypedServiceImplementation {
   const { node } = ctx;
-  const leader = new LeaderLink(node, forwardTls);
 
   /** Renews on this member if it leads, else on the leader. Unknown lease → TTL 0, as etcd. */
   const renew = async (id: number): Promise<number> => {
