@@ -62,7 +62,6 @@ export async function serveClientPort(
       route(socket, injector, httpServer);
     });
   }
-  // A client that opens a connection and sends nothing must not hold it forever.
   server.on("connection", (socket: Socket) => socket.setNoDelay(true));
   await listen(server as unknown as import("node:http").Server, hostname, Number(port), flag);
   const address = server.address();
@@ -78,11 +77,18 @@ export async function serveClientPort(
   };
 }
 
+/** A client that connects and sends nothing is dropped after this long. */
+const FIRST_BYTES_TIMEOUT_MS = 10_000;
+
 function route(socket: Socket, injector: grpc.ConnectionInjector, httpServer: HttpServer): void {
   let head: Buffer = Buffer.alloc(0);
+  const onSilent = () => socket.destroy();
+  socket.setTimeout(FIRST_BYTES_TIMEOUT_MS, onSilent);
   const onData = (chunk: Buffer) => {
     head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
     if (head.length < PREFACE_PREFIX.length) return;
+    socket.setTimeout(0);
+    socket.removeListener("timeout", onSilent);
     socket.removeListener("data", onData);
     socket.removeListener("error", onError);
     socket.pause();
