@@ -19,7 +19,9 @@ import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { freePorts, sleep, TestCluster } from "../test/process/harness.ts";
+import { EtcdCluster } from "../test/compat/etcd_reference.ts";
+import { TestCluster } from "../test/process/harness.ts";
+import { findLeader } from "./etcd/clusters.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -290,63 +292,22 @@ async function benchEtcd(): Promise<Run[] | null> {
     );
     return null;
   }
-  const dir = mkdtempSync(join(tmpdir(), "qmesh-etcd-"));
-  const ports = await freePorts(6);
-  const names = ["e1", "e2", "e3"];
-  const initial = names.map((n, i) => `${n}=http://127.0.0.1:${ports[2 * i + 1]}`).join(",");
-  const members = names.map((name, i) =>
-    spawn(
-      "etcd",
-      [
-        "--name",
-        name,
-        "--data-dir",
-        join(dir, name),
-        "--listen-client-urls",
-        `http://127.0.0.1:${ports[2 * i]}`,
-        "--advertise-client-urls",
-        `http://127.0.0.1:${ports[2 * i]}`,
-        "--listen-peer-urls",
-        `http://127.0.0.1:${ports[2 * i + 1]}`,
-        "--initial-advertise-peer-urls",
-        `http://127.0.0.1:${ports[2 * i + 1]}`,
-        "--initial-cluster",
-        initial,
-        "--initial-cluster-state",
-        "new",
-        "--log-level",
-        "error",
-      ],
-      { stdio: "ignore" },
-    ),
-  );
+  const cluster = await EtcdCluster.start(["e1", "e2", "e3"]);
   try {
-    const urls = names.map((_, i) => `http://127.0.0.1:${ports[2 * i]}`);
-    let leaderUrl = "";
-    for (let attempt = 0; attempt < 100 && leaderUrl === ""; attempt++) {
-      await sleep(200);
-      for (const url of urls) {
-        try {
-          const status = (await (
-            await fetch(`${url}/v3/maintenance/status`, { method: "POST", body: "{}" })
-          ).json()) as { leader?: string; header?: { member_id?: string } };
-          if (status.leader !== undefined && status.leader === status.header?.member_id)
-            leaderUrl = url;
-        } catch {
-          // not up yet
-        }
-      }
-    }
-    if (leaderUrl === "") throw new Error("etcd elected no leader");
-    const pids = new Map(members.map((m, i) => [names[i]!, m.pid!]));
+    const members = cluster.members.map((m) => ({
+      name: m.name,
+      pid: cluster.processes.get(m.name)!.pid!,
+      endpoint: m.clientUrl.replace("http://", ""),
+    }));
+    const leader = await findLeader(members);
+    const leaderUrl = cluster.members.find((m) => m.name === leader)!.clientUrl;
+    const pids = new Map(members.map((m) => [m.name, m.pid]));
     const runs: Run[] = [];
     for (const concurrency of LEVELS)
       runs.push(await runLoad([leaderUrl], concurrency, pids, null));
     return runs;
   } finally {
-    for (const member of members) member.kill("SIGKILL");
-    await sleep(200);
-    rmSync(dir, { recursive: true, force: true });
+    await cluster.destroy();
   }
 }
 

@@ -1,11 +1,9 @@
 // The two 3-member clusters the side-by-side benchmark compares, behind one interface: qmesh
 // through the process test harness (TestCluster), etcd as Debian's /usr/bin/etcd with its
 // defaults. Both on loopback, data in a temp dir, killed at the end.
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { freePorts, sleep, TestCluster } from "../../test/process/harness.ts";
+import { spawnSync } from "node:child_process";
+import { EtcdCluster } from "../../test/compat/etcd_reference.ts";
+import { sleep, TestCluster } from "../../test/process/harness.ts";
 
 export type System = "qmesh" | "etcd";
 
@@ -27,7 +25,7 @@ export interface BenchCluster {
 const hostPort = (url: string) => url.replace(/^https?:\/\//, "").replace(/\/$/, "");
 
 /** Asks each member's JSON gateway for its status until one says it leads. */
-async function findLeader(members: readonly Member[], timeoutMs = 20_000): Promise<string> {
+export async function findLeader(members: readonly Member[], timeoutMs = 20_000): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     for (const member of members) {
@@ -88,61 +86,22 @@ export function etcdAvailable(): boolean {
 }
 
 export async function startEtcd(): Promise<BenchCluster> {
-  const dir = mkdtempSync(join(tmpdir(), "qmesh-bench-etcd-"));
-  const ports = await freePorts(6);
-  const names = ["e1", "e2", "e3"];
-  const peerUrl = (i: number) => `http://127.0.0.1:${ports[2 * i + 1]}`;
-  const clientUrl = (i: number) => `http://127.0.0.1:${ports[2 * i]}`;
-  const initial = names.map((name, i) => `${name}=${peerUrl(i)}`).join(",");
-  const processes: ChildProcess[] = names.map((name, i) =>
-    spawn(
-      "etcd",
-      [
-        "--name",
-        name,
-        "--data-dir",
-        join(dir, name),
-        "--listen-client-urls",
-        clientUrl(i),
-        "--advertise-client-urls",
-        clientUrl(i),
-        "--listen-peer-urls",
-        peerUrl(i),
-        "--initial-advertise-peer-urls",
-        peerUrl(i),
-        "--initial-cluster",
-        initial,
-        "--initial-cluster-state",
-        "new",
-        "--log-level",
-        "error",
-      ],
-      { stdio: "ignore" },
-    ),
-  );
-  const stop = async () => {
-    await Promise.all(
-      processes.map(
-        (child) =>
-          new Promise<void>((resolve) => {
-            if (child.exitCode !== null || child.signalCode !== null) return resolve();
-            child.once("exit", () => resolve());
-            child.kill("SIGKILL");
-          }),
-      ),
-    );
-    rmSync(dir, { recursive: true, force: true });
-  };
+  const cluster = await EtcdCluster.start(["e1", "e2", "e3"]);
   try {
-    const members = names.map((name, i) => ({
-      name,
-      pid: processes[i]!.pid!,
-      endpoint: hostPort(clientUrl(i)),
+    const members = cluster.members.map((member) => ({
+      name: member.name,
+      pid: cluster.processes.get(member.name)!.pid!,
+      endpoint: hostPort(member.clientUrl),
     }));
     await findLeader(members);
-    return { system: "etcd", members, leader: () => findLeader(members), stop };
+    return {
+      system: "etcd",
+      members,
+      leader: () => findLeader(members),
+      stop: () => cluster.destroy(),
+    };
   } catch (error) {
-    await stop();
+    await cluster.destroy();
     throw error;
   }
 }

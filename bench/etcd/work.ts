@@ -44,10 +44,3 @@ export function nowUs(): number {
 export function keyOf(prefix: string, n: number): string {
   return `${prefix}${String(n).padStart(7, "0")}`;
 }
-
-/** The end of a prefix range, etcd's way: the prefix with its last byte incremented. */
-export function prefixEnd(prefix: string): Buffer {
-  const end = Buffer.from(prefix);
-  end[end.length - 1]! += 1;
-  return end;
-}

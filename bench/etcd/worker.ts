@@ -3,7 +3,8 @@
 // load), optionally with a watcher, and reports latencies and its own CPU to the parent.
 import * as grpc from "@grpc/grpc-js";
 import { services } from "../../src/api/grpc/proto.ts";
-import { keyOf, nowUs, prefixEnd, type WorkResult, type WorkSpec } from "./work.ts";
+import { prefixEnd } from "../../src/kv/bytes.ts";
+import { keyOf, nowUs, type WorkResult, type WorkSpec } from "./work.ts";
 
 const credentials = grpc.credentials.createInsecure();
 const kvClients = new Map<string, grpc.Client>();
@@ -174,7 +175,10 @@ async function watch(spec: WorkSpec, latenciesUs: number[]): Promise<() => void>
       }
     });
     stream.write({
-      create_request: { key: Buffer.from(spec.prefix), range_end: prefixEnd(spec.prefix) },
+      create_request: {
+        key: Buffer.from(spec.prefix),
+        range_end: prefixEnd(Buffer.from(spec.prefix)),
+      },
     });
   });
   return () => {

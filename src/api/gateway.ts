@@ -3,7 +3,7 @@
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { status as grpcStatus, Metadata } from "@grpc/grpc-js";
-import { type ApplyResult, KvError, LeaseNotFoundError } from "../kv/index.ts";
+import { type ApplyResult, EMPTY_BYTES, KvError, LeaseNotFoundError } from "../kv/index.ts";
 import {
   MembershipError,
   NotLeaderError,
@@ -206,17 +206,16 @@ function checkAccess(gate: AuthGate, path: string, body: Json, token: string | u
   if (!gate.enabled) return;
   const metadata = new Metadata();
   if (token !== undefined) metadata.set(TOKEN_METADATA, token);
-  const none = new Uint8Array(0);
   switch (path) {
     case "/v3/kv/put":
-      gate.checkKeys(metadata, [{ key: parsePut(body).key, rangeEnd: none, write: true }]);
+      gate.checkKeys(metadata, [{ key: parsePut(body).key, rangeEnd: EMPTY_BYTES, write: true }]);
       return;
     case "/v3/kv/range":
     case "/v3/watch": {
       const source =
         path === "/v3/watch" ? ((body.create_request as Json | undefined) ?? body) : body;
       const { key, rangeEnd } = parseRange({ ...source, key: source.key ?? "" });
-      gate.checkKeys(metadata, [{ key, rangeEnd: rangeEnd ?? none, write: false }]);
+      gate.checkKeys(metadata, [{ key, rangeEnd: rangeEnd ?? EMPTY_BYTES, write: false }]);
       return;
     }
     case "/v3/kv/deleterange": {

@@ -3,6 +3,20 @@
 export const EMPTY: Uint8Array = new Uint8Array(0);
 const TWO_32 = 0x1_0000_0000;
 
+/** The range end that selects every key starting with `prefix` (clientv3's GetPrefixRangeEnd):
+ *  the prefix with its last byte below 0xff incremented; all 0xff gives "\0", to the end. */
+export function prefixEnd(prefix: Uint8Array): Uint8Array {
+  for (let i = prefix.length - 1; i >= 0; i--) {
+    if (prefix[i]! < 0xff) {
+      // A copy: Buffer's slice is a view, and the prefix must not change.
+      const end = Uint8Array.from(prefix.subarray(0, i + 1));
+      end[i]! += 1;
+      return end;
+    }
+  }
+  return Uint8Array.of(0);
+}
+
 export function compareBytes(a: Uint8Array, b: Uint8Array): number {
   const n = Math.min(a.length, b.length);
   for (let i = 0; i < n; i++) {

@@ -8,6 +8,7 @@ export {
   verifyPassword,
 } from "./auth_password.ts";
 export { AuthReader, type AuthRole, type AuthUser, ROOT } from "./auth_store.ts";
+export { EMPTY as EMPTY_BYTES, prefixEnd } from "./bytes.ts";
 export { decodeCommand, encodeCommand } from "./command.ts";
 export {
   CommandDecodeError,

@@ -2,6 +2,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { prefixEnd as prefixEndOf } from "./bytes.ts";
 import { encodeCommand } from "./command.ts";
 import { MvccStore } from "./mvcc_store.ts";
 import type {
@@ -77,15 +78,7 @@ export function txn(
 
 /** The first key after every key with this prefix (etcd's prefix rangeEnd). */
 export function prefixEnd(prefix: string): Uint8Array {
-  const p = b(prefix);
-  for (let i = p.length - 1; i >= 0; i--) {
-    if (p[i]! < 0xff) {
-      const out = p.slice(0, i + 1);
-      out[i]!++;
-      return out;
-    }
-  }
-  return ALL;
+  return prefixEndOf(b(prefix));
 }
 
 export function ok(r: ApplyResult | null | undefined): ApplyResult & { response: unknown } {

@@ -215,6 +215,11 @@ export class QmeshNode {
     return this.state.kv;
   }
 
+  /** The current Raft term (etcd's response header raft_term). */
+  get term(): number {
+    return this.member.term;
+  }
+
   get leaderId(): NodeId {
     return this.member.leader;
   }

@@ -16,26 +16,15 @@ import type { QmeshNode } from "../../node/node.ts";
 import { TokenAuthGate } from "./auth_gate.ts";
 import { issueToken, TOKEN_TTL_MS } from "./auth_token.ts";
 import { type ApiContext, type Reply, responseHeader, unary } from "./context.ts";
-import { EtcdErrors, type RpcError } from "./etcd_errors.ts";
+import { EtcdErrors } from "./etcd_errors.ts";
+import { applied } from "./kv_service.ts";
 
-const BY_MESSAGE = new Map<string, RpcError>(Object.values(EtcdErrors).map((e) => [e.message, e]));
-
-/** The header and ledger index of an applied auth change, or etcd's error for its refusal. */
-function applied(node: QmeshNode, result: ApplyResult | null): Reply<object> {
-  if (result === null) {
-    throw new KvError(
-      "InvalidArgument",
-      "etcdserver: the request was committed, but its result is unknown on this member",
-    );
-  }
-  if ("error" in result) {
-    throw (
-      BY_MESSAGE.get(result.error.message) ?? new KvError(result.error.code, result.error.message)
-    );
-  }
+/** The header and ledger index of an applied auth change; a refusal throws etcd's error. */
+function appliedChange(node: QmeshNode, result: ApplyResult | null): Reply<object> {
+  const done = applied(node, result);
   return {
-    response: { header: responseHeader(node, result.revision) },
-    ledgerIndex: node.ledgerIndexOf(result),
+    response: { header: responseHeader(node, done.revision) },
+    ledgerIndex: done.ledgerIndex,
   };
 }
 
@@ -82,7 +71,7 @@ export function authService(ctx: ApiContext): grpc.UntypedServiceImplementation 
   const change = <Req>(make: (pb: Req) => Promise<AuthCommand> | AuthCommand) =>
     unary(async (pb: Req, call) => {
       ctx.auth.checkAdmin(call.metadata);
-      return applied(node, await node.propose(await make(pb)));
+      return appliedChange(node, await node.propose(await make(pb)));
     });
   /** A root-only read, after the barrier. */
   const read = (answer: () => object) =>

@@ -13,26 +13,14 @@ import type {
   WatchEvent,
   WatchRequest,
 } from "../../kv/index.ts";
+import { EMPTY_BYTES, prefixEnd } from "../../kv/index.ts";
 import type { QmeshNode } from "../../node/node.ts";
 import { type ResponseHeader, responseHeader } from "./context.ts";
 import { RpcError } from "./etcd_errors.ts";
 import { applied } from "./kv_service.ts";
 
-export const EMPTY = new Uint8Array(0);
 /** etcd's concurrency.NewSession default TTL, used when a lock or campaign names no lease. */
 const SESSION_TTL = 60;
-
-/** The end of the range holding every key that starts with `prefix`. */
-export function prefixEnd(prefix: Uint8Array): Uint8Array {
-  const end = Buffer.from(prefix);
-  for (let i = end.length - 1; i >= 0; i--) {
-    if (end[i]! < 0xff) {
-      end[i]! += 1;
-      return end.subarray(0, i + 1);
-    }
-  }
-  return Uint8Array.of(0);
-}
 
 /** `<prefix>/<lease in lowercase hex>`, as etcd's Mutex and Election name their keys. */
 export function ownKey(prefix: Uint8Array, lease: number): Buffer {
@@ -60,7 +48,7 @@ export function firstCreated(prefix: Uint8Array): RangeOp {
 }
 
 export function getKey(key: Uint8Array): RangeOp {
-  return { op: "range", key, rangeEnd: EMPTY };
+  return { op: "range", key, rangeEnd: EMPTY_BYTES };
 }
 
 export function put(key: Uint8Array, value: Uint8Array, lease: number) {
@@ -81,7 +69,7 @@ export function createdAt(key: Uint8Array, revision: number) {
     result: "equal" as const,
     target: "create" as const,
     key,
-    rangeEnd: EMPTY,
+    rangeEnd: EMPTY_BYTES,
     number: revision,
   };
 }
@@ -153,7 +141,13 @@ async function waitDelete(
 ): Promise<void> {
   const queue = new EventQueue(
     node,
-    { key, rangeEnd: EMPTY, startRevision: revision, prevKv: false, filters: { noPut: true } },
+    {
+      key,
+      rangeEnd: EMPTY_BYTES,
+      startRevision: revision,
+      prevKv: false,
+      filters: { noPut: true },
+    },
     signal,
   );
   try {

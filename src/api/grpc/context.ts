@@ -54,12 +54,11 @@ export function responseHeader(node: QmeshNode, revision?: number): ResponseHead
     clusterId = Number.parseInt(node.clusterId.slice(0, 12), 16);
     clusterIds.set(node, clusterId);
   }
-  const status = node.status();
   return {
     cluster_id: clusterId,
     member_id: node.id,
-    revision: revision ?? status.revision,
-    raft_term: status.term,
+    revision: revision ?? node.kv.revision,
+    raft_term: node.term,
   };
 }
 

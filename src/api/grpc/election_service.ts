@@ -4,16 +4,15 @@
 // leaders and their values.
 import * as grpc from "@grpc/grpc-js";
 import type { KeyValue } from "../../kv/index.ts";
+import { EMPTY_BYTES, prefixEnd } from "../../kv/index.ts";
 import type { QmeshNode } from "../../node/node.ts";
 import {
   callSignal,
   createdAt,
-  EMPTY,
   EventQueue,
   firstCreated,
   getKey,
   ownKey,
-  prefixEnd,
   put,
   rangeAt,
   sessionLease,
@@ -60,7 +59,7 @@ async function proclaim(
 async function resign(node: QmeshNode, key: Uint8Array, rev: number) {
   return txn(node, {
     compare: [createdAt(key, rev)],
-    success: [{ op: "deleteRange", key, rangeEnd: EMPTY, prevKv: false }],
+    success: [{ op: "deleteRange", key, rangeEnd: EMPTY_BYTES, prevKv: false }],
     failure: [],
   });
 }
@@ -78,7 +77,7 @@ export function electionService(ctx: ApiContext): grpc.UntypedServiceImplementat
       const key = ownKey(prefix, lease);
       ctx.auth.checkKeys(call.metadata, [
         { key: prefix, rangeEnd: prefixEnd(prefix), write: false },
-        { key, rangeEnd: EMPTY, write: true },
+        { key, rangeEnd: EMPTY_BYTES, write: true },
       ]);
       const { header, response } = await txn(node, {
         compare: [createdAt(key, 0)],
@@ -114,7 +113,7 @@ export function electionService(ctx: ApiContext): grpc.UntypedServiceImplementat
     Proclaim: unary(async (pb: { leader: LeaderKeyPb | null; value: Buffer }, call) => {
       const leader = pb.leader;
       if (leader === null) throw missingLeaderKey;
-      ctx.auth.checkKeys(call.metadata, [{ key: leader.key, rangeEnd: EMPTY, write: true }]);
+      ctx.auth.checkKeys(call.metadata, [{ key: leader.key, rangeEnd: EMPTY_BYTES, write: true }]);
       const done = await proclaim(
         node,
         leader.key,
@@ -129,7 +128,7 @@ export function electionService(ctx: ApiContext): grpc.UntypedServiceImplementat
     Resign: unary(async (pb: { leader: LeaderKeyPb | null }, call) => {
       const leader = pb.leader;
       if (leader === null) throw missingLeaderKey;
-      ctx.auth.checkKeys(call.metadata, [{ key: leader.key, rangeEnd: EMPTY, write: true }]);
+      ctx.auth.checkKeys(call.metadata, [{ key: leader.key, rangeEnd: EMPTY_BYTES, write: true }]);
       // Resigning a leadership already lost is not an error (etcd).
       const done = await resign(node, leader.key, int64(leader.rev));
       return { response: { header: done.header } };
@@ -203,7 +202,13 @@ async function observe(
     emit(responseHeader(node, revision), kv);
     const queue = new EventQueue(
       node,
-      { key: kv.key, rangeEnd: EMPTY, startRevision: revision + 1, prevKv: false, filters: {} },
+      {
+        key: kv.key,
+        rangeEnd: EMPTY_BYTES,
+        startRevision: revision + 1,
+        prevKv: false,
+        filters: {},
+      },
       signal,
     );
     try {

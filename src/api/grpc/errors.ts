@@ -27,6 +27,10 @@ export function toRpcError(error: Error): RpcError {
   return new RpcError(Status.UNKNOWN, error.message);
 }
 
+const AUTH_BY_MESSAGE = new Map<string, RpcError>(
+  Object.values(EtcdErrors).map((e) => [e.message, e]),
+);
+
 function kvError(error: KvError): RpcError {
   switch (error.code) {
     case "Compacted":
@@ -41,6 +45,12 @@ function kvError(error: KvError): RpcError {
       return EtcdErrors.keyNotFound;
     case "NoSpace":
       return EtcdErrors.noSpace;
+    case "Auth":
+      // Auth refusals carry etcd's exact text; its code comes from etcd's table.
+      return (
+        AUTH_BY_MESSAGE.get(error.message) ??
+        new RpcError(Status.FAILED_PRECONDITION, error.message)
+      );
     default:
       // Our InvalidArgument messages already carry etcd's text ("etcdserver: key is not provided").
       return new RpcError(Status.INVALID_ARGUMENT, error.message);

@@ -15,6 +15,7 @@ import type {
   SortTarget,
   TxnCommand,
 } from "../../kv/index.ts";
+import { EMPTY_BYTES } from "../../kv/index.ts";
 import { EtcdErrors, RpcError } from "./etcd_errors.ts";
 import { int64 } from "./int64.ts";
 
@@ -91,7 +92,6 @@ const SORT_ORDERS: readonly SortOrder[] = ["none", "ascend", "descend"];
 const SORT_TARGETS: readonly SortTarget[] = ["key", "version", "create", "mod", "value"];
 const COMPARE_RESULTS: readonly CompareResult[] = ["equal", "greater", "less", "not_equal"];
 const COMPARE_TARGETS = ["version", "create", "mod", "value", "lease"] as const;
-const EMPTY = new Uint8Array(0);
 
 function negative(field: string): RpcError {
   return new RpcError(status.INVALID_ARGUMENT, `etcdserver: ${field} must not be negative`);
@@ -156,7 +156,7 @@ function compareFromPb(pb: ComparePb): Compare {
     );
   }
   const base = { result, key: pb.key, rangeEnd: pb.range_end };
-  if (target === "value") return { ...base, target, value: pb.value ?? EMPTY };
+  if (target === "value") return { ...base, target, value: pb.value ?? EMPTY_BYTES };
   const field = {
     version: pb.version,
     create: pb.create_revision,

@@ -10,7 +10,7 @@ import type {
   RequestOp,
   TxnResponse,
 } from "../../kv/index.ts";
-import { checkCommandKeys, KvError } from "../../kv/index.ts";
+import { checkCommandKeys, EMPTY_BYTES, KvError } from "../../kv/index.ts";
 import type { QmeshNode } from "../../node/node.ts";
 import { type ApiContext, type KeyAccess, type Reply, responseHeader, unary } from "./context.ts";
 import { int64 } from "./int64.ts";
@@ -26,8 +26,6 @@ import {
   txnFromPb,
 } from "./kv_convert.ts";
 import { checkTxn } from "./txn_check.ts";
-
-const EMPTY = new Uint8Array(0);
 
 /** A write's result, or the etcd error it failed with (a failed write still has its index). */
 export function applied(
@@ -111,8 +109,8 @@ export function txnAccesses(txn: {
   }));
   for (const op of [...txn.success, ...txn.failure]) {
     if (op.op === "range")
-      accesses.push({ key: op.key, rangeEnd: op.rangeEnd ?? EMPTY, write: false });
-    else if (op.op === "put") accesses.push({ key: op.key, rangeEnd: EMPTY, write: true });
+      accesses.push({ key: op.key, rangeEnd: op.rangeEnd ?? EMPTY_BYTES, write: false });
+    else if (op.op === "put") accesses.push({ key: op.key, rangeEnd: EMPTY_BYTES, write: true });
     else if (op.op === "deleteRange")
       accesses.push({ key: op.key, rangeEnd: op.rangeEnd, write: true });
     else accesses.push(...txnAccesses(op));
@@ -120,29 +118,29 @@ export function txnAccesses(txn: {
   return accesses;
 }
 
+/** A write needs write permission; returning the previous values is a read too (as etcd). */
+function writeAccesses(key: Uint8Array, rangeEnd: Uint8Array, prevKv: boolean): KeyAccess[] {
+  const write = { key, rangeEnd, write: true };
+  return prevKv ? [write, { key, rangeEnd, write: false }] : [write];
+}
+
 export function kvService(ctx: ApiContext): grpc.UntypedServiceImplementation {
   const { node } = ctx;
   return {
     Range: unary(async (pb: RangeRequestPb, call): Promise<Reply<object>> => {
       const request = rangeFromPb(pb);
-      ctx.auth.checkKeys(call.metadata, [{ key: pb.key, rangeEnd: pb.range_end, write: false }]);
+      if (ctx.auth.enabled) {
+        ctx.auth.checkKeys(call.metadata, [{ key: pb.key, rangeEnd: pb.range_end, write: false }]);
+      }
       const response = await node.range(request, pb.serializable);
       return { response: rangeResponsePb(node, response) };
     }),
     Put: unary(async (pb: PutRequestPb, call) => {
       const command = putFromPb(pb);
       checkCommandKeys(command);
-      // Returning the previous value is a read, as etcd checks it.
-      const put = { key: pb.key, rangeEnd: EMPTY };
-      ctx.auth.checkKeys(
-        call.metadata,
-        pb.prev_kv
-          ? [
-              { ...put, write: true },
-              { ...put, write: false },
-            ]
-          : [{ ...put, write: true }],
-      );
+      if (ctx.auth.enabled) {
+        ctx.auth.checkKeys(call.metadata, writeAccesses(pb.key, EMPTY_BYTES, pb.prev_kv));
+      }
       const done = applied(node, await node.propose(command));
       return {
         response: putResponsePb(node, done.response as PutResponse, done.revision),
@@ -152,16 +150,9 @@ export function kvService(ctx: ApiContext): grpc.UntypedServiceImplementation {
     DeleteRange: unary(async (pb: DeleteRangeRequestPb, call) => {
       const command = deleteRangeFromPb(pb);
       checkCommandKeys(command);
-      const range = { key: pb.key, rangeEnd: pb.range_end };
-      ctx.auth.checkKeys(
-        call.metadata,
-        pb.prev_kv
-          ? [
-              { ...range, write: true },
-              { ...range, write: false },
-            ]
-          : [{ ...range, write: true }],
-      );
+      if (ctx.auth.enabled) {
+        ctx.auth.checkKeys(call.metadata, writeAccesses(pb.key, pb.range_end, pb.prev_kv));
+      }
       const done = applied(node, await node.propose(command));
       return {
         response: deleteResponsePb(node, done.response as DeleteRangeResponse, done.revision),
@@ -172,7 +163,7 @@ export function kvService(ctx: ApiContext): grpc.UntypedServiceImplementation {
       const command = txnFromPb(pb);
       checkTxn(command);
       checkCommandKeys(command);
-      ctx.auth.checkKeys(call.metadata, txnAccesses(command));
+      if (ctx.auth.enabled) ctx.auth.checkKeys(call.metadata, txnAccesses(command));
       const done = applied(node, await node.propose(command));
       return {
         response: txnResponsePb(node, done.response as TxnResponse, done.revision),

@@ -1,7 +1,7 @@
 // etcdserverpb.Lease: LeaseGrant, LeaseRevoke, LeaseKeepAlive (a stream), LeaseTimeToLive,
 // LeaseLeases. Renewals and remaining TTLs are the leader's; a follower forwards them.
 import * as grpc from "@grpc/grpc-js";
-import { LeaseNotFoundError, LeaseNotPrimaryError } from "../../kv/index.ts";
+import { EMPTY_BYTES, LeaseNotFoundError, LeaseNotPrimaryError } from "../../kv/index.ts";
 import { NotLeaderError, type QmeshNode } from "../../node/node.ts";
 import { type ApiContext, type Reply, responseHeader, unary } from "./context.ts";
 import { toRpcError } from "./errors.ts";
@@ -13,7 +13,6 @@ type Int64 = string;
 
 /** etcd's lease.MaxLeaseTTL (seconds). */
 const MAX_LEASE_TTL = 9_000_000_000;
-const EMPTY = new Uint8Array(0);
 
 /** etcd's minimum TTL: 1.5 election timeouts, rounded up to whole seconds. A shorter lease could
  * expire during a leader change before the new leader has seen a keep-alive. */
@@ -82,7 +81,7 @@ export function leaseService(
       const keys = node.kv.leases.timeToLive(id, performance.now())?.keys ?? [];
       ctx.auth.checkKeys(
         call.metadata,
-        keys.map((key) => ({ key, rangeEnd: EMPTY, write: true })),
+        keys.map((key) => ({ key, rangeEnd: EMPTY_BYTES, write: true })),
       );
       const done = applied(node, await node.propose({ op: "leaseRevoke", id }));
       return {

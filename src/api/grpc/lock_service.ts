@@ -2,14 +2,13 @@
 // until every key under <name>/ created before it is gone; the key held is the lock. Unlock
 // deletes that key; the lease expiring releases it too.
 import * as grpc from "@grpc/grpc-js";
+import { EMPTY_BYTES, prefixEnd } from "../../kv/index.ts";
 import {
   callSignal,
   createdAt,
-  EMPTY,
   firstCreated,
   getKey,
   ownKey,
-  prefixEnd,
   put,
   rangeAt,
   sessionLease,
@@ -28,7 +27,10 @@ export function lockService(ctx: ApiContext): grpc.UntypedServiceImplementation 
   const { node } = ctx;
 
   const unlock = async (key: Uint8Array) =>
-    applied(node, await node.propose({ op: "deleteRange", key, rangeEnd: EMPTY, prevKv: false }));
+    applied(
+      node,
+      await node.propose({ op: "deleteRange", key, rangeEnd: EMPTY_BYTES, prevKv: false }),
+    );
 
   return {
     Lock: unary(async (pb: { name: Buffer; lease: string }, call) => {
@@ -38,12 +40,12 @@ export function lockService(ctx: ApiContext): grpc.UntypedServiceImplementation 
       const key = ownKey(prefix, lease);
       ctx.auth.checkKeys(call.metadata, [
         { key: prefix, rangeEnd: prefixEnd(prefix), write: false },
-        { key, rangeEnd: EMPTY, write: true },
+        { key, rangeEnd: EMPTY_BYTES, write: true },
       ]);
       // Queue up (or find our key from an earlier Lock on this lease) and read the holder.
       const { header, response } = await txn(node, {
         compare: [createdAt(key, 0)],
-        success: [put(key, EMPTY, lease), firstCreated(prefix)],
+        success: [put(key, EMPTY_BYTES, lease), firstCreated(prefix)],
         failure: [getKey(key), firstCreated(prefix)],
       });
       const myRevision = response.succeeded
@@ -67,7 +69,7 @@ export function lockService(ctx: ApiContext): grpc.UntypedServiceImplementation 
     }),
 
     Unlock: unary(async (pb: { key: Buffer }, call) => {
-      ctx.auth.checkKeys(call.metadata, [{ key: pb.key, rangeEnd: EMPTY, write: true }]);
+      ctx.auth.checkKeys(call.metadata, [{ key: pb.key, rangeEnd: EMPTY_BYTES, write: true }]);
       if (pb.key.length === 0) throw EtcdErrors.emptyKey;
       const done = await unlock(pb.key);
       return {

@@ -1,8 +1,8 @@
 // put, get, del: etcdctl's flags and output over the KV service. The request builders are shared
 // with txn, whose operation lines use the same flags.
 import type { Command } from "commander";
+import { prefixEnd } from "../../kv/index.ts";
 import { parseLeaseId, parseNonNegative } from "./ids.ts";
-import { prefixEnd } from "./keys.ts";
 import { kvLines, write, writeJson } from "./output.ts";
 import { type ConnectionFlags, clientAction, usageError, withConnectionFlags } from "./session.ts";
 
