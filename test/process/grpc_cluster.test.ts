@@ -31,7 +31,10 @@ test("member list names every member with its URLs", { timeout: 30_000 }, async 
   const out = await eventually(async () => {
     const text = await etcdctl(["member", "list", "-w", "json"]);
     const list = JSON.parse(text) as { members: { name: string; clientURLs?: string[] }[] };
-    assert.ok(list.members.every((m) => (m.clientURLs ?? []).length === 1), text);
+    assert.ok(
+      list.members.every((m) => (m.clientURLs ?? []).length === 1),
+      text,
+    );
     return list;
   });
   assert.deepEqual(out.members.map((m) => m.name).sort(), FIRST);
