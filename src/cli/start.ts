@@ -21,8 +21,9 @@ const FLAG_HELP: Record<(typeof CONFIG_FIELDS)[number], string> = {
   name: "member name, unique in the cluster (required)",
   dataDir: "data directory (default: ./<name>.qmesh)",
   listenPeerUrls:
-    "the one URL for peer traffic: https:// (TLS 1.3, mutual auth) or http:// (plain, only when asked)",
-  initialAdvertisePeerUrls: "accepted for etcd's sake; must equal --listen-peer-urls",
+    "the one URL to listen on for peers: https:// (TLS 1.3, mutual auth) or http:// (plain, only when asked)",
+  initialAdvertisePeerUrls:
+    "the one peer URL other members dial, in --initial-cluster (default: --listen-peer-urls; same scheme)",
   listenClientUrls:
     "URLs for clients (etcd v3 gRPC and JSON), comma-separated; https:// needs --cert-file",
   advertiseClientUrls: "client URLs published to the cluster (default: --listen-client-urls)",
@@ -50,6 +51,8 @@ const FLAG_HELP: Record<(typeof CONFIG_FIELDS)[number], string> = {
   peerTrustedCaFile: "CA that signs every member's peer certificate (PEM)",
   peerClientCertAuth: "accepted for etcd's sake: qmesh always authenticates peers",
   enableFaultInjection: "accept POST /qmesh/v1/fault (delay, loss, partitions) — tests only",
+  unsafeTestingKnobs:
+    "deliberate bugs for the fault suite's self-check (leaseReadsWithoutCheckQuorum); needs --enable-fault-injection",
 };
 
 export function addStartCommand(program: Command): void {

@@ -1,9 +1,10 @@
 // MvccStore: the Raft state machine (etcd mvcc + lessor semantics) on LMDB. See layout.ts for the
 // on-disk layout. apply() is deterministic: its effect on LMDB depends only on the entries.
 
-import { copyFileSync, mkdirSync, mkdtempSync, renameSync, rmSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { open } from "lmdb";
+import { DiskFullError, isDiskFull } from "../storage/index.ts";
 import { hasNoSpaceAlarm, readAlarms } from "./alarms.ts";
 import { AuthReader } from "./auth_store.ts";
 import type { EventBatch } from "./executor.ts";
@@ -27,11 +28,14 @@ import {
 } from "./layout.ts";
 import { Lessor } from "./lessor.ts";
 import { readRange } from "./range.ts";
+import { commitBytes, MIN_HEADROOM_BYTES, SpaceGuard } from "./space_guard.ts";
 import type { AlarmMember, ApplyItem, ApplyResult, RangeRequest, RangeResponse } from "./types.ts";
 import { WatchHub } from "./watch_hub.ts";
 
 export interface MvccStoreOptions {
   mapSizeBytes?: number;
+  /** Free bytes the disk must keep for a commit to be tried (see space_guard.ts). */
+  minFreeBytes?: number;
 }
 
 export class MvccStore {
@@ -44,11 +48,13 @@ export class MvccStore {
   private rev = 1;
   private compactRev = 0;
   private activeAlarms: readonly AlarmMember[] = [];
+  private readonly space: SpaceGuard;
 
   private constructor(
     private readonly dir: string,
     private readonly options: MvccStoreOptions,
   ) {
+    this.space = new SpaceGuard(dir, options.minFreeBytes);
     this.dbs = openDbs(dir, options.mapSizeBytes);
     this.loadMeta();
     const store = this;
@@ -111,8 +117,24 @@ export class MvccStore {
    * the lessor and the watchers. Items at or below appliedIndex are skipped (null): a restart
    * replays the WAL from an older index. `nowMs` only sets the leader's in-memory expiry of
    * granted leases (defaults to the last time the lessor saw); it never reaches LMDB.
+   * Throws DiskFullError, changing nothing, when the disk has no room: call again to retry.
    */
   apply(items: readonly ApplyItem[], nowMs?: number): (ApplyResult | null)[] {
+    // Replayed after a restart: nothing to write, so nothing to refuse on a full disk.
+    if (items.every((item) => item.index <= this.applied))
+      return new Array(items.length).fill(null);
+    this.space.check(commitBytes(items.length, itemBytes(items)));
+    try {
+      return this.applyInTxn(items, nowMs);
+    } catch (error) {
+      if (isDiskFull(error)) {
+        throw new DiskFullError(this.dir, (error as Error).message, { cause: error });
+      }
+      throw error;
+    }
+  }
+
+  private applyInTxn(items: readonly ApplyItem[], nowMs?: number): (ApplyResult | null)[] {
     const results: (ApplyResult | null)[] = new Array(items.length).fill(null);
     const exec = new Executor(this.dbs, this.rev, this.compactRev, this.activeAlarms);
     let applied = this.applied;
@@ -203,11 +225,21 @@ export class MvccStore {
    */
   async restore(path: string): Promise<void> {
     const previousRevision = this.rev;
-    this.watches.pause();
-    await this.dbs.env.close();
     const target = join(this.dir, "data.mdb");
     const staged = `${target}.restore`;
-    copyFileSync(path, staged);
+    // Copied while the old store is still open: a full disk leaves the store as it was.
+    this.space.check(statSync(path).size + MIN_HEADROOM_BYTES);
+    try {
+      copyFileSync(path, staged);
+    } catch (error) {
+      rmSync(staged, { force: true });
+      if (isDiskFull(error)) {
+        throw new DiskFullError(this.dir, (error as Error).message, { cause: error });
+      }
+      throw error;
+    }
+    this.watches.pause();
+    await this.dbs.env.close();
     renameSync(staged, target);
     rmSync(join(this.dir, "lock.mdb"), { force: true });
     this.dbs = openDbs(this.dir, this.options.mapSizeBytes);
@@ -240,6 +272,12 @@ export class MvccStore {
     this.watches.closeAll("store closed");
     await this.dbs.env.close();
   }
+}
+
+function itemBytes(items: readonly ApplyItem[]): number {
+  let bytes = 0;
+  for (const item of items) bytes += (item.command?.length ?? 0) + (item.meta?.value.length ?? 0);
+  return bytes;
 }
 
 function treePages(stats: unknown): number {

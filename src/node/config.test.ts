@@ -38,6 +38,7 @@ describe("node configuration", () => {
     assert.equal(config.initialClusterState, "new");
     assert.deepEqual(config.initialCluster, [{ name: "n1", peerUrl: "https://127.0.0.1:2380" }]);
     assert.equal(config.listenPeerUrl, "https://127.0.0.1:2380");
+    assert.equal(config.advertisePeerUrl, "https://127.0.0.1:2380");
     assert.deepEqual(config.listenClientUrls, ["http://127.0.0.1:2379"]);
     assert.deepEqual(config.advertiseClientUrls, ["http://127.0.0.1:2379"]);
     assert.deepEqual(config.listenMetricsUrls, []);
@@ -57,6 +58,20 @@ describe("node configuration", () => {
     assert.deepEqual(config.listenClientUrls, ["http://127.0.0.1:2379", "http://127.0.0.1:22379"]);
     assert.deepEqual(config.advertiseClientUrls, ["http://10.0.0.1:2379"]);
     assert.deepEqual(config.listenMetricsUrls, ["http://127.0.0.1:2381"]);
+  });
+
+  it("listens on --listen-peer-urls and is known by --initial-advertise-peer-urls, as etcd", () => {
+    const config = parseNodeConfig({
+      ...base,
+      listenPeerUrls: "https://0.0.0.0:2380",
+      initialAdvertisePeerUrls: "https://10.0.0.1:12380",
+      initialCluster: "n1=https://10.0.0.1:12380,n2=https://10.0.0.2:12380",
+    });
+    assert.equal(config.listenPeerUrl, "https://0.0.0.0:2380");
+    assert.equal(config.advertisePeerUrl, "https://10.0.0.1:12380");
+    // Without --initial-cluster the member stands alone under its advertised URL.
+    const alone = parseNodeConfig({ ...base, initialAdvertisePeerUrls: "https://10.0.0.1:12380" });
+    assert.deepEqual(alone.initialCluster, [{ name: "n1", peerUrl: "https://10.0.0.1:12380" }]);
   });
 
   it("turns --heartbeat-interval and --election-timeout into ticks as etcd does", () => {
@@ -141,8 +156,20 @@ describe("node configuration", () => {
         /^--listen-peer-urls: qmesh listens on exactly one peer URL, got 2 .*keep one/,
       ],
       [
-        { ...base, initialAdvertisePeerUrls: "https://10.0.0.1:2380" },
-        /^--initial-advertise-peer-urls: .*set it to https:\/\/127.0.0.1:2380 .*or leave it out/,
+        { ...base, initialAdvertisePeerUrls: "http://10.0.0.1:2380" },
+        /^--initial-advertise-peer-urls: http:\/\/10.0.0.1:2380 is http:\/\/ but --listen-peer-urls https:\/\/127.0.0.1:2380 is https:\/\/: give both the same scheme/,
+      ],
+      [
+        { ...base, initialAdvertisePeerUrls: "https://10.0.0.1:2380,https://10.0.0.2:2380" },
+        /^--initial-advertise-peer-urls: qmesh advertises exactly one peer URL, got 2 .*keep one/,
+      ],
+      [
+        {
+          ...base,
+          initialAdvertisePeerUrls: "https://10.0.0.1:2380",
+          initialCluster: "n1=https://127.0.0.1:2380",
+        },
+        /^--initial-cluster: lists n1=https:\/\/127.0.0.1:2380 but this member advertises https:\/\/10.0.0.1:2380 .*make them the same/,
       ],
       [{ ...base, heartbeatInterval: "0" }, /^--heartbeat-interval: must be an integer from 1/],
       [{ ...base, heartbeatInterval: "fast" }, /^--heartbeat-interval: must be an integer/],
@@ -220,7 +247,7 @@ describe("node configuration", () => {
       ],
       [
         { ...base, initialCluster: "n2=https://127.0.0.1:2390" },
-        /^--initial-cluster: does not list this member "n1"/,
+        /^--initial-cluster: does not list this member "n1"; add n1=https:\/\/127.0.0.1:2380/,
       ],
       [{ ...base, initialCluster: "n1=https://a:1,n1=https://b:2" }, /lists "n1" twice/],
       [

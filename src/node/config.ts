@@ -28,8 +28,13 @@ export interface ClientTlsFiles extends TlsFiles {
 export interface NodeConfig {
   readonly name: string;
   readonly dataDir: string;
-  /** The one peer URL this member listens on and advertises (etcd's --listen-peer-urls). */
+  /** The one peer URL this member binds (etcd's --listen-peer-urls). */
   readonly listenPeerUrl: string;
+  /**
+   * The one peer URL the others dial and the member id derives from (etcd's
+   * --initial-advertise-peer-urls); differs from listenPeerUrl behind NAT or a proxy.
+   */
+  readonly advertisePeerUrl: string;
   readonly listenClientUrls: readonly string[];
   /** What the member publishes as its client URLs; the first is the one peers forward to. */
   readonly advertiseClientUrls: readonly string[];
@@ -61,7 +66,16 @@ export interface NodeConfig {
   readonly logLevel: "debug" | "info" | "warn" | "error" | "fatal";
   /** Accept fault-injection requests (delay, loss, partitions) on the client port: tests only. */
   readonly enableFaultInjection: boolean;
+  /**
+   * Deliberate bugs, so that the fault-injection suite can show it catches them; only with
+   * enableFaultInjection. "leaseReadsWithoutCheckQuorum": reads from the leader's lease with
+   * CheckQuorum off (a deposed leader serves stale reads).
+   */
+  readonly unsafeTestingKnobs: readonly UnsafeTestingKnob[];
 }
+
+export const UNSAFE_TESTING_KNOBS = ["leaseReadsWithoutCheckQuorum"] as const;
+export type UnsafeTestingKnob = (typeof UNSAFE_TESTING_KNOBS)[number];
 
 export const CONFIG_DEFAULTS = {
   initialClusterState: "new",
@@ -127,6 +141,7 @@ export const CONFIG_FIELDS = [
   "peerTrustedCaFile",
   "peerClientCertAuth",
   "enableFaultInjection",
+  "unsafeTestingKnobs",
 ] as const;
 
 /** Settings that are on/off: as flags they may stand alone (`--client-cert-auth`), as in etcd. */
@@ -154,15 +169,24 @@ export function parseNodeConfig(raw: RawConfig): NodeConfig {
       `"${name}" is not a valid member name (letters, digits, '-', '.'; at most 63)`,
     );
   }
-  const listenPeerUrl = peerUrl(raw);
+  const { listenPeerUrl, advertisePeerUrl } = peerUrls(raw);
   const initialCluster = parseInitialCluster(
-    text(raw, "initialCluster", `${name}=${listenPeerUrl}`),
+    text(raw, "initialCluster", `${name}=${advertisePeerUrl}`),
   );
   const self = initialCluster.find((member) => member.name === name);
   if (self === undefined) {
     throw new ConfigError(
       flagName("initialCluster"),
-      `does not list this member "${name}"; add ${name}=${listenPeerUrl}`,
+      `does not list this member "${name}"; add ${name}=${advertisePeerUrl}`,
+    );
+  }
+  // The member's id derives from the advertised URL and the others' from this list: were they
+  // to differ, the member would not find itself among the voters it bootstraps.
+  if (self.peerUrl !== advertisePeerUrl) {
+    throw new ConfigError(
+      flagName("initialCluster"),
+      `lists ${name}=${self.peerUrl} but this member advertises ${advertisePeerUrl} ` +
+        "(--initial-advertise-peer-urls, default --listen-peer-urls): make them the same",
     );
   }
   const initialClusterState = text(raw, "initialClusterState", CONFIG_DEFAULTS.initialClusterState);
@@ -185,6 +209,7 @@ export function parseNodeConfig(raw: RawConfig): NodeConfig {
     name,
     dataDir: absolute(text(raw, "dataDir", `${name}.qmesh`)),
     listenPeerUrl,
+    advertisePeerUrl,
     listenClientUrls,
     advertiseClientUrls: urls(raw, "advertiseClientUrls", ["http:", "https:"], listenClientUrls),
     listenMetricsUrls: urls(raw, "listenMetricsUrls", ["http:"], []),
@@ -216,11 +241,15 @@ export function parseNodeConfig(raw: RawConfig): NodeConfig {
     autoCompaction: autoCompaction(raw),
     logLevel: (logLevel === "panic" ? "fatal" : logLevel) as NodeConfig["logLevel"],
     enableFaultInjection: boolean(raw, "enableFaultInjection", false),
+    unsafeTestingKnobs: testingKnobs(raw),
   };
 }
 
-/** etcd's --listen-peer-urls, of which qmesh takes exactly one (it is also the advertised one). */
-function peerUrl(raw: RawConfig): string {
+/**
+ * etcd's --listen-peer-urls and --initial-advertise-peer-urls, exactly one of each (qmesh has one
+ * peer endpoint per member). The advertised one defaults to the listen one.
+ */
+function peerUrls(raw: RawConfig): { listenPeerUrl: string; advertisePeerUrl: string } {
   const listen = urls(raw, "listenPeerUrls", ["http:", "https:"], undefined);
   if (listen.length !== 1) {
     throw new ConfigError(
@@ -228,16 +257,27 @@ function peerUrl(raw: RawConfig): string {
       `qmesh listens on exactly one peer URL, got ${listen.length} (${listen.join(", ")}): keep one`,
     );
   }
-  const url = listen[0]!;
-  const advertised = urls(raw, "initialAdvertisePeerUrls", ["http:", "https:"], [url]);
-  if (advertised.length !== 1 || advertised[0] !== url) {
+  const listenPeerUrl = listen[0]!;
+  const advertised = urls(raw, "initialAdvertisePeerUrls", ["http:", "https:"], [listenPeerUrl]);
+  if (advertised.length !== 1) {
     throw new ConfigError(
       flagName("initialAdvertisePeerUrls"),
-      `qmesh advertises the peer URL it listens on: set it to ${url} (--listen-peer-urls) or ` +
-        `leave it out; got ${advertised.join(",")}`,
+      `qmesh advertises exactly one peer URL, got ${advertised.length} ` +
+        `(${advertised.join(", ")}): keep one`,
     );
   }
-  return url;
+  const advertisePeerUrl = advertised[0]!;
+  const listenScheme = new URL(listenPeerUrl).protocol;
+  const advertiseScheme = new URL(advertisePeerUrl).protocol;
+  // Peers dial the advertised URL and land on the listener: TLS on one end only cannot work.
+  if (advertiseScheme !== listenScheme) {
+    throw new ConfigError(
+      flagName("initialAdvertisePeerUrls"),
+      `${advertisePeerUrl} is ${advertiseScheme}// but --listen-peer-urls ${listenPeerUrl} is ` +
+        `${listenScheme}//: give both the same scheme`,
+    );
+  }
+  return { listenPeerUrl, advertisePeerUrl };
 }
 
 /** --heartbeat-interval and --election-timeout as a tick and ticks, with etcd's checks. */
@@ -443,6 +483,27 @@ export function memberIdOf(name: string, peerUrl: string, clusterToken: string):
  */
 export function clusterIdOf(token: string): string {
   return createHash("sha256").update(`qmesh-cluster\0${token}`).digest("hex").slice(0, 16);
+}
+
+function testingKnobs(raw: RawConfig): UnsafeTestingKnob[] {
+  const names = text(raw, "unsafeTestingKnobs", "")
+    .split(",")
+    .filter((name) => name !== "");
+  for (const name of names) {
+    if (!(UNSAFE_TESTING_KNOBS as readonly string[]).includes(name)) {
+      throw new ConfigError(
+        flagName("unsafeTestingKnobs"),
+        `unknown knob "${name}"; known: ${UNSAFE_TESTING_KNOBS.join(", ")}`,
+      );
+    }
+  }
+  if (names.length > 0 && !boolean(raw, "enableFaultInjection", false)) {
+    throw new ConfigError(
+      flagName("unsafeTestingKnobs"),
+      "breaks consistency on purpose and is for tests only: it needs --enable-fault-injection true",
+    );
+  }
+  return names as UnsafeTestingKnob[];
 }
 
 function text(raw: RawConfig, field: string, fallback: string | undefined): string {

@@ -22,6 +22,7 @@ import {
   type ConfState,
   type Message,
   type NodeId,
+  type RaftConfig,
   RawNode,
   SeededRandom,
 } from "../raft/index.ts";
@@ -30,11 +31,14 @@ import { AutoCompactor } from "./auto_compaction.ts";
 import { type OpenedState, openState } from "./boot.ts";
 import { clusterIdOf, type NodeConfig } from "./config.ts";
 import { claimDataDir, dataDirLayout } from "./data_dir.ts";
+import { DiskAlarm } from "./disk_alarm.ts";
+import { DiskFull } from "./disk_full.ts";
 import { encodeMemberInfo, type MemberInfo, MemberRegistry, memberIdFor } from "./members.ts";
 import { NodeMetrics } from "./metrics.ts";
 import { loadPeerTls } from "./peer_tls.ts";
 import { PendingProposals, ReadBatcher } from "./pending.ts";
 import { encodeProposal, ProposalKind } from "./proposal.ts";
+import { ClientUrlPublisher, type PublishState } from "./publish.ts";
 import { MEMBERS_META_KEY, RaftMember } from "./raft_member.ts";
 
 export const REQUEST_TIMEOUT_MS = 7_000;
@@ -43,6 +47,9 @@ const PROGRESS_NOTIFY_MS = 10_000;
 const PEER_STATS_MS = 1_000;
 const MAX_EXPIRED_PER_CHECK = 1_000;
 const SPACE_CHECK_MS = 5;
+const DISK_ALARM_MS = 500;
+const DISK_ALARM_RESEND_MS = 5_000;
+const DISK_ALARM_GRACE_MS = 30_000;
 
 export class RequestTooLargeError extends Error {
   override name = "RequestTooLargeError";
@@ -80,8 +87,7 @@ export class QmeshNode {
   private readonly ledgerIndexes = new WeakMap<ApplyResult, number>();
   private readonly reads: ReadBatcher;
   private readonly membershipWaiters = new Set<(stopping?: Error) => void>();
-  private published = false;
-  private publishInFlight = false;
+  private readonly publisher: ClientUrlPublisher;
   private readonly revoking = new Set<number>();
   private readonly snapshotSends = new Set<Promise<unknown>>();
   private closed = false;
@@ -102,10 +108,20 @@ export class QmeshNode {
     private readonly member: RaftMember,
     private readonly logger: PinoLogger,
     private readonly onFatal: (error: Error) => void,
+    private readonly disk: DiskFull,
   ) {
+    const lease = config.unsafeTestingKnobs.includes("leaseReadsWithoutCheckQuorum");
     this.reads = new ReadBatcher(REQUEST_TIMEOUT_MS, id, (requestId) =>
-      member.raft.readIndex(requestId),
+      member.raft.readIndex(requestId, { lease }),
     );
+    this.publisher = new ClientUrlPublisher({
+      retryMs: config.tickMs * config.electionTicks,
+      maxRetryMs: REQUEST_TIMEOUT_MS,
+      state: () => this.publishState(),
+      propose: () => this.publishClientUrl(),
+      now: () => performance.now(),
+      warn: (message) => logger.warn(message),
+    });
   }
 
   static async start(
@@ -116,12 +132,12 @@ export class QmeshNode {
     const token = config.initialClusterToken;
     const clusterId = clusterIdOf(token);
     const layout = dataDirLayout(config.dataDir);
-    const secure = config.listenPeerUrl.startsWith("https:");
+    const secure = config.advertisePeerUrl.startsWith("https:");
     const tls = secure ? loadPeerTls(config) : null;
     const { isNew, memberId: id } = claimDataDir(layout, {
       clusterToken: token,
       name: config.name,
-      memberId: memberIdFor(config.listenPeerUrl, token),
+      memberId: memberIdFor(config.advertisePeerUrl, token),
     });
     const initialMembers: MemberInfo[] = config.initialCluster.map((m) => ({
       id: memberIdFor(m.peerUrl, token),
@@ -143,7 +159,7 @@ export class QmeshNode {
       electionTimeoutTicks: config.electionTicks,
       heartbeatIntervalTicks: 1,
       appliedIndex: state.appliedIndex,
-      checkQuorum: true,
+      ...raftSafety(config),
       preVote: true,
       logger: {
         debug: (m) => logger.debug(m),
@@ -153,7 +169,8 @@ export class QmeshNode {
     });
     let node: QmeshNode | null = null;
     const transport = new Transport({
-      self: { id, name: config.name, url: config.listenPeerUrl },
+      self: { id, name: config.name, url: config.advertisePeerUrl },
+      listenUrl: config.listenPeerUrl,
       clusterId: token,
       tls,
       logger,
@@ -163,9 +180,10 @@ export class QmeshNode {
       onPeerUnreachable: (peer) => node?.member.raft.reportUnreachable(peer),
     });
     const metrics = new NodeMetrics();
+    const disk = new DiskFull(config.dataDir, logger);
     const member = new RaftMember(
       raft,
-      { ...state, metrics, logger },
+      { ...state, metrics, logger, disk: disk.retry, paths: layout },
       members,
       {
         send: (messages) => transport.send(messages),
@@ -194,6 +212,7 @@ export class QmeshNode {
       member,
       logger,
       onFatal,
+      disk,
     );
     try {
       await transport.listen();
@@ -203,9 +222,13 @@ export class QmeshNode {
       throw error;
     }
     node.membersChanged(member.confState);
+    node.watchDisk();
     node.startTimers();
     logger.info(
-      `member ${config.name} (id ${id.toString(16)}) started; peers on ${config.listenPeerUrl}`,
+      `member ${config.name} (id ${id.toString(16)}) started; peers on ${config.listenPeerUrl}` +
+        (config.advertisePeerUrl === config.listenPeerUrl
+          ? ""
+          : ` (advertised as ${config.advertisePeerUrl})`),
     );
     member.drive();
     return node;
@@ -252,7 +275,7 @@ export class QmeshNode {
    * bytes in use, not the file size, since LMDB reuses the pages compaction frees.
    */
   private checkSpace(requestBytes: number): void {
-    if (this.state.kv.noSpace) throw new KvError("NoSpace");
+    if (this.state.kv.noSpace || this.disk.full) throw new KvError("NoSpace");
     const now = performance.now();
     if (now - this.inUse.at >= SPACE_CHECK_MS)
       this.inUse = { bytes: this.state.kv.dbSize().inUse, at: now };
@@ -282,6 +305,8 @@ export class QmeshNode {
 
   private proposeRaw(kind: ProposalKind, payload: Uint8Array, what: string) {
     this.checkUsable();
+    // Its own log cannot take the entry: fail now rather than at the request timeout.
+    if (this.disk.full) throw new KvError("NoSpace");
     const { sequence, result } = this.proposals.register(what);
     this.metrics.proposals.inc();
     try {
@@ -342,9 +367,14 @@ export class QmeshNode {
     };
   }
 
-  /** Serving: a leader is known and the member has neither failed nor stopped. */
+  /** A write is waiting for space on the data directory's disk (see disk_full.ts). */
+  get diskFull(): boolean {
+    return this.disk.full;
+  }
+
+  /** Serving: a leader is known, the disk has room, the member has neither failed nor stopped. */
   healthy(): boolean {
-    return this.member.leader !== 0 && this.fatal === null && !this.closed;
+    return this.member.leader !== 0 && this.fatal === null && !this.closed && !this.disk.full;
   }
 
   confState(): ConfState {
@@ -359,7 +389,7 @@ export class QmeshNode {
     if (name !== "" && !MEMBER_NAME.test(name)) {
       throw new MembershipError(`"${name}" is not a valid member name`);
     }
-    const problem = peerUrlProblem(peerUrl, new URL(this.config.listenPeerUrl).protocol);
+    const problem = peerUrlProblem(peerUrl, new URL(this.config.advertisePeerUrl).protocol);
     if (problem !== null) throw new MembershipError(`peer URL ${peerUrl}: ${problem}`);
     if (this.members.byPeerUrl(peerUrl) !== undefined) {
       throw new PeerUrlExistsError(`peer URL ${peerUrl} is already a member's`);
@@ -396,7 +426,7 @@ export class QmeshNode {
     if (known === undefined) {
       throw new MembershipError(`member ${id.toString(16)} is not in the cluster`);
     }
-    const problem = peerUrlProblem(peerUrl, new URL(this.config.listenPeerUrl).protocol);
+    const problem = peerUrlProblem(peerUrl, new URL(this.config.advertisePeerUrl).protocol);
     if (problem !== null) throw new MembershipError(`peer URL ${peerUrl}: ${problem}`);
     const owner = this.members.byPeerUrl(peerUrl);
     if (owner !== undefined && owner.id !== id) {
@@ -537,7 +567,12 @@ export class QmeshNode {
     await this.transport.close();
     await Promise.allSettled([...this.snapshotSends]);
     await this.member.idle();
-    await this.state.wal.close();
+    try {
+      await this.state.wal.close();
+    } catch (error) {
+      // A full disk: what it could not write was never acknowledged.
+      this.logger.warn(`closing the WAL: ${(error as Error).message}`);
+    }
     await this.state.kv.close();
     this.logger.info(`member ${this.config.name} stopped`);
   }
@@ -565,15 +600,13 @@ export class QmeshNode {
     if (isLeader) leases.promote(performance.now(), this.config.tickMs * this.config.electionTicks);
     else leases.demote();
     this.reads.retryInFlight();
-    // A publish forwarded to a leader that just lost its term is dropped: send it again now
-    // rather than after the request timeout (applying it twice is harmless).
-    if (leader !== 0 && (!this.published || this.publishInFlight)) this.publishClientUrl();
+    this.publisher.leaderChanged(leader);
   }
 
   /** Never throws: it runs while entries are applied, and a bad address must not stop apply. */
   private membersChanged(_confState: ConfState): void {
     const peers: PeerAddress[] = [];
-    const ownScheme = new URL(this.config.listenPeerUrl).protocol;
+    const ownScheme = new URL(this.config.advertisePeerUrl).protocol;
     for (const member of this.members.list()) {
       if (member.id === this.id || member.peerUrl === "") continue;
       const problem = peerUrlProblem(member.peerUrl, ownScheme);
@@ -593,35 +626,25 @@ export class QmeshNode {
     for (const check of [...this.membershipWaiters]) check();
   }
 
-  /** Tells the cluster our client URL through the log, as etcd's publish does. */
-  private publishClientUrl(): void {
+  /** Whether our registry entry shows this member's client URL and name (see publish.ts). */
+  private publishState(): PublishState {
     const known = this.members.get(this.id);
+    if (known === undefined) return "absent";
     const current =
-      known !== undefined &&
-      known.clientUrl === this.config.advertiseClientUrls[0] &&
-      known.name === this.config.name;
-    if (known === undefined || current) {
-      this.published = known !== undefined;
-      return;
-    }
-    this.published = true;
-    this.publishInFlight = true;
+      known.clientUrl === this.config.advertiseClientUrls[0] && known.name === this.config.name;
+    return current ? "current" : "stale";
+  }
+
+  /** Tells the cluster our client URL through the log, as etcd's publish does. */
+  private publishClientUrl(): Promise<unknown> {
+    const known = this.members.get(this.id)!;
     // The name too: a member added by etcd's MemberAdd is known by its peer URL only.
     const info: MemberInfo = {
       ...known,
       name: this.config.name,
       clientUrl: this.config.advertiseClientUrls[0]!,
     };
-    this.proposeRaw(ProposalKind.MemberAttributes, encodeMemberInfo(info), "publish").then(
-      () => {
-        this.publishInFlight = false;
-      },
-      (error: Error) => {
-        this.publishInFlight = false;
-        this.published = false;
-        this.logger.warn(`publishing the client URL failed, will retry: ${error.message}`);
-      },
-    );
+    return this.proposeRaw(ProposalKind.MemberAttributes, encodeMemberInfo(info), "publish");
   }
 
   private sendSnapshot(message: Message): Promise<boolean> {
@@ -644,6 +667,39 @@ export class QmeshNode {
     }
   }
 
+  /** See disk_alarm.ts: etcd's NOSPACE alarm while this member's disk is full. */
+  private watchDisk(): void {
+    const alarm = new DiskAlarm(
+      {
+        id: this.id,
+        full: () => this.disk.full,
+        raftStatus: () => this.member.raft.status(),
+        send: (message) => {
+          this.transport.send([message]);
+          this.transport.flush();
+        },
+        entry: (command) => {
+          // Nobody waits for it: this member applies it only once its disk has room again.
+          const { sequence, result } = this.proposals.register("NOSPACE alarm");
+          result.catch(() => {});
+          return encodeProposal(ProposalKind.Kv, this.id, sequence, encodeCommand(command));
+        },
+        alarms: () => this.state.kv.alarms,
+        overQuota: () => this.state.kv.dbSize().inUse > this.config.quotaBackendBytes,
+        deactivate: (command) => this.propose(command),
+        now: () => performance.now(),
+        info: (message) => this.logger.info(message),
+        warn: (message) => this.logger.warn(message),
+      },
+      {
+        resendMs: DISK_ALARM_RESEND_MS,
+        handOffMs: this.config.tickMs * this.config.electionTicks,
+        graceMs: DISK_ALARM_GRACE_MS,
+      },
+    );
+    this.disk.watch(alarm);
+  }
+
   private startTimers(): void {
     const every = (ms: number, work: () => void) => {
       const timer = setInterval(() => {
@@ -661,11 +717,12 @@ export class QmeshNode {
       this.member.raft.tick();
       this.member.drive();
       this.reads.retryIfStale(this.config.tickMs * this.config.electionTicks);
-      if (!this.published && this.member.leader !== 0) this.publishClientUrl();
+      this.publisher.tick(this.member.leader);
     });
     every(LEASE_CHECK_MS, () => this.expireLeases());
     every(PROGRESS_NOTIFY_MS, () => this.state.kv.watches.progress());
     every(PEER_STATS_MS, () => this.recordPeerStats());
+    every(DISK_ALARM_MS, () => this.disk.tick());
     if (this.config.autoCompaction !== null) {
       const compactor = new AutoCompactor(this.config.autoCompaction, {
         revision: () => this.state.kv.revision,
@@ -726,4 +783,17 @@ function peerUrlProblem(url: string, clusterScheme: string): string | null {
 
 function noLeader(error: Error): Error {
   return new NotLeaderError(`no leader to accept the proposal (${error.message}); retry shortly`);
+}
+
+/** CheckQuorum on, unless a deliberate bug for the fault suite's self-check turns it off. */
+function raftSafety(
+  config: NodeConfig,
+): Partial<Pick<RaftConfig, "checkQuorum" | "leaseReads" | "testingKnobs">> {
+  if (!config.unsafeTestingKnobs.includes("leaseReadsWithoutCheckQuorum"))
+    return { checkQuorum: true };
+  return {
+    checkQuorum: false,
+    leaseReads: true,
+    testingKnobs: { leaseReadsWithoutCheckQuorum: true },
+  };
 }

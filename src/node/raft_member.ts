@@ -4,6 +4,9 @@
 // transaction, serve reads, and advance. While an fsync is in flight, ticks, messages and
 // proposals keep arriving; they pile up in the core and leave together in the next Ready
 // (group commit).
+//
+// A write that fails on a full disk is retried where it failed (DiskRetry): the Ready waits,
+// whole, and nothing after the failed step happens until it succeeds.
 
 import { rm } from "node:fs/promises";
 import type { ApplyItem, ApplyResult, MvccStore } from "../kv/index.ts";
@@ -24,6 +27,7 @@ import {
   SnapshotStatus,
 } from "../raft/index.ts";
 import type { SnapshotFiles, Wal } from "../storage/index.ts";
+import type { DiskRetry } from "./disk_retry.ts";
 import { decodeMemberInfo, type MemberRegistry } from "./members.ts";
 import type { NodeMetrics } from "./metrics.ts";
 import { decodeProposal, ProposalKind } from "./proposal.ts";
@@ -38,6 +42,9 @@ export interface RaftMemberIo {
   readonly storage: MemoryStorage;
   readonly metrics: NodeMetrics;
   readonly logger: Logger & { error(message: string): void };
+  /** Where each store lives, to name it when its disk is full. */
+  readonly paths: { readonly wal: string; readonly kv: string };
+  readonly disk: DiskRetry;
 }
 
 export interface RaftMemberHooks {
@@ -146,6 +153,8 @@ export class RaftMember {
       },
       (error: Error) => {
         this.handling = false;
+        // Stopped while waiting for space: a shutdown, not a failure.
+        if (this.stopped) return;
         this.stopped = true;
         this.hooks.onFatal(error);
       },
@@ -154,6 +163,7 @@ export class RaftMember {
 
   stop(): void {
     this.stopped = true;
+    this.io.disk.stop();
   }
 
   /** Resolves once no Ready is being handled (after stop(), before closing the disks). */
@@ -171,12 +181,12 @@ export class RaftMember {
       if (ready.hardState !== null) this.io.storage.setHardState(ready.hardState);
       this.io.wal.append(ready.entries, ready.hardState, ready.snapshot?.metadata ?? null);
       if (ready.mustSync) {
-        await this.io.wal.sync();
+        await this.io.disk.run(this.io.paths.wal, () => this.io.wal.sync());
         this.recordSyncs(ready.entries.length);
       }
       if (this.stopped) return;
       this.sendAll(ready.messagesAfterPersist);
-      if (ready.committedEntries.length > 0) this.apply(ready.committedEntries);
+      if (ready.committedEntries.length > 0) await this.apply(ready.committedEntries);
       for (const state of ready.readStates) this.hooks.onReadState(state.requestId, state.index);
       this.raft.advance();
       this.hooks.onApplied(this.io.kv.appliedIndex);
@@ -254,9 +264,9 @@ export class RaftMember {
       if (other !== key) await rm(path, { force: true });
     }
     this.receivedSnapshots.clear();
-    await this.io.kv.restore(file);
+    await this.io.disk.run(this.io.paths.kv, () => this.io.kv.restore(file));
     await rm(file, { force: true });
-    await this.io.kv.sync();
+    await this.io.disk.run(this.io.paths.kv, () => this.io.kv.sync());
     this.io.storage.applySnapshot(snapshot);
     this.snapshotIndex = index;
     this.raftApplied = index;
@@ -270,7 +280,7 @@ export class RaftMember {
     );
   }
 
-  private apply(entries: readonly Entry[]): void {
+  private async apply(entries: readonly Entry[]): Promise<void> {
     const items: ApplyItem[] = new Array(entries.length);
     const ours: (number | null)[] = new Array(entries.length);
     let membersChanged = false;
@@ -296,7 +306,10 @@ export class RaftMember {
         }
       }
     }
-    const results = this.io.kv.apply(items, performance.now());
+    // Conf changes and members above are taken once; only the LMDB commit is retried.
+    const results = await this.io.disk.run(this.io.paths.kv, () =>
+      this.io.kv.apply(items, performance.now()),
+    );
     this.raftApplied = entries[entries.length - 1]!.index;
     this.io.metrics.committedEntries.inc(entries.length);
     this.io.metrics.appliedIndex.set(this.io.kv.appliedIndex);
@@ -339,12 +352,12 @@ export class RaftMember {
   private async takeSnapshot(): Promise<void> {
     const index = this.raftApplied;
     if (index <= this.snapshotIndex) return;
-    await this.io.kv.sync();
+    await this.io.disk.run(this.io.paths.kv, () => this.io.kv.sync());
     const snapshot = this.io.storage.createSnapshot(index, this.confState, EMPTY);
     const compactTo = index - this.policy.catchUpEntries;
     if (compactTo > this.io.storage.firstIndex()) this.io.storage.compact(compactTo);
     this.io.wal.append([], null, snapshot.metadata);
-    await this.io.wal.sync();
+    await this.io.disk.run(this.io.paths.wal, () => this.io.wal.sync());
     await this.io.wal.releaseTo(index);
     this.snapshotIndex = index;
     this.io.metrics.snapshotsCreated.inc();

@@ -1,5 +1,5 @@
 // The operator's window on a member: Prometheus /metrics, /healthz (the process answers) and
-// /readyz (it knows a leader and has applied what it knows committed).
+// /readyz (it knows a leader, has applied what it knows committed, and its disk has room).
 import { createServer, type Server } from "node:http";
 import type { QmeshNode } from "./node.ts";
 
@@ -29,8 +29,12 @@ export async function startStatusServer(node: QmeshNode, url: string): Promise<S
     if (path === "/readyz") {
       const status = node.status();
       const lag = status.commitIndex - status.appliedIndex;
-      const ready = status.leader !== 0 && lag <= READY_MAX_APPLY_LAG;
-      const why = status.leader === 0 ? "no leader" : `apply lag ${lag} entries`;
+      const ready = status.leader !== 0 && lag <= READY_MAX_APPLY_LAG && !node.diskFull;
+      const why = node.diskFull
+        ? "disk full"
+        : status.leader === 0
+          ? "no leader"
+          : `apply lag ${lag} entries`;
       response
         .writeHead(ready ? 200 : 503, { "content-type": "text/plain" })
         .end(ready ? "ok\n" : `not ready: ${why}\n`);

@@ -43,6 +43,21 @@ export class WalHardStateError extends WalError {
   }
 }
 
+/**
+ * A write failed because the disk (or the user's quota) is full. Nothing written before it is
+ * lost and the failed write can be retried as it is once space is freed.
+ */
+export class DiskFullError extends Error {
+  override readonly name = "DiskFullError";
+  constructor(
+    readonly path: string,
+    readonly detail: string,
+    options?: ErrorOptions,
+  ) {
+    super(`no space left on the disk of ${path} (${detail})`, options);
+  }
+}
+
 /** A received snapshot does not have the size or CRC32C its sender announced. */
 export class SnapshotChecksumError extends Error {
   override readonly name = "SnapshotChecksumError";

@@ -1,7 +1,9 @@
 // The public surface of storage. Other folders import from here only.
 
 export { crc32c } from "./crc32c.ts";
+export { freeBytes, isDiskFull } from "./disk_space.ts";
 export {
+  DiskFullError,
   SnapshotChecksumError,
   WalCorruptError,
   WalError,

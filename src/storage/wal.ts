@@ -5,7 +5,8 @@ import type { FileHandle } from "node:fs/promises";
 import { mkdir, open, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import type { Entry, HardState, SnapshotMetadata } from "../raft/index.ts";
-import { WalError, WalHardStateError } from "./errors.ts";
+import { isDiskFull } from "./disk_space.ts";
+import { DiskFullError, WalError, WalHardStateError } from "./errors.ts";
 import { fsyncDirectory } from "./fs_sync.ts";
 import { SILENT_LOGGER, type StorageLogger } from "./logger.ts";
 import type { LogShape } from "./wal_log_shape.ts";
@@ -39,6 +40,14 @@ export interface WalOptions {
 export const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
 const MIN_SEGMENT_BYTES = 4096;
 
+/** One buffer on its way to disk, and what is durable once it is there. */
+interface Flush {
+  readonly buffer: RecordBuffer;
+  readonly cuts: Cut[];
+  readonly target: number;
+  readonly snapshotIndex: number;
+}
+
 interface Waiter {
   readonly target: number;
   resolve(): void;
@@ -63,6 +72,8 @@ export class Wal {
   private durableSnapshotIndex: number;
   private waiters: Waiter[] = [];
   private flushRun: Promise<void> | null = null;
+  /** A flush the disk had no room for: written again, first, by the next sync(). */
+  private pending: Flush | null = null;
   private failure: WalError | null = null;
   private closed = false;
   private readonly files: SegmentWriter;
@@ -138,7 +149,10 @@ export class Wal {
     }
   }
 
-  /** Resolves once everything appended before the call is durable (one fdatasync per group). */
+  /**
+   * Resolves once everything appended before the call is durable (one fdatasync per group).
+   * Rejects with DiskFullError when the disk is full: nothing is lost, call again to retry.
+   */
   sync(): Promise<void> {
     if (this.failure !== null) return Promise.reject(this.failure);
     if (this.closed) return Promise.reject(new WalError("wal: closed"));
@@ -267,29 +281,51 @@ export class Wal {
 
   private async flushLoop(): Promise<void> {
     try {
-      while (this.durableBytes < this.appendedBytes && this.failure === null) {
-        const buffer = this.active;
-        const cuts = this.cuts;
-        const target = this.appendedBytes;
-        const snapshotIndex = this.appendedSnapshotIndex;
-        this.active = this.idle;
-        this.cuts = [];
-        await this.files.writeOut(buffer, cuts);
-        buffer.length = 0;
-        this.idle = buffer;
-        this.durableBytes = target;
-        this.durableSnapshotIndex = snapshotIndex;
+      while (this.failure === null) {
+        const flush = this.pending ?? this.takeActive();
+        if (flush === null) break;
+        this.pending = flush;
+        await this.files.writeOut(flush.buffer, flush.cuts);
+        this.pending = null;
+        flush.buffer.length = 0;
+        this.idle = flush.buffer;
+        this.durableBytes = flush.target;
+        this.durableSnapshotIndex = flush.snapshotIndex;
         this.waiters = this.waiters.filter((waiter) => {
-          if (waiter.target > target) return true;
+          if (waiter.target > flush.target) return true;
           waiter.resolve();
           return false;
         });
       }
     } catch (error) {
-      this.fail(error);
+      if (isDiskFull(error)) this.deferUntilSpace(error);
+      else this.fail(error);
     }
     // Cleared in the same turn as the loop's last check, so no sync() can be left waiting.
     this.flushRun = null;
+  }
+
+  private takeActive(): Flush | null {
+    if (this.durableBytes >= this.appendedBytes) return null;
+    const flush: Flush = {
+      buffer: this.active,
+      cuts: this.cuts,
+      target: this.appendedBytes,
+      snapshotIndex: this.appendedSnapshotIndex,
+    };
+    this.active = this.idle;
+    this.cuts = [];
+    return flush;
+  }
+
+  /**
+   * A full disk is not a broken log: the flush stays pending, whole, and the next sync() writes
+   * it again from where it stopped. Only the syncs waiting now fail, with DiskFullError.
+   */
+  private deferUntilSpace(error: unknown): void {
+    const full = new DiskFullError(this.dir, `wal: ${String(error)}`, { cause: error });
+    for (const waiter of this.waiters) waiter.reject(full);
+    this.waiters = [];
   }
 
   private fail(error: unknown): void {

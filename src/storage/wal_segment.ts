@@ -2,8 +2,9 @@
 // once when created, so that appends overwrite blocks in place and fdatasync has no metadata
 // (size, block map) to write: one disk flush per sync.
 
-import { open, readdir, rename, unlink } from "node:fs/promises";
+import { access, open, readdir, rename, unlink } from "node:fs/promises";
 import { join } from "node:path";
+import { freeBytes } from "./disk_space.ts";
 import { fsyncDirectory, writeZeros } from "./fs_sync.ts";
 
 export interface SegmentInfo {
@@ -44,18 +45,34 @@ export async function listSegments(
   return segments.sort((a, b) => a.seq - b.seq);
 }
 
-/** Creates a file of `sizeBytes` zeros and fsyncs it (data and size). */
+/**
+ * Creates a file of `sizeBytes` zeros and fsyncs it (data and size). A failure removes the
+ * part written: on a full disk it would hold the last free bytes, and block a retry ("wx").
+ */
 async function preallocate(path: string, sizeBytes: number): Promise<void> {
   const handle = await open(path, "wx");
+  let done = false;
   try {
     await writeZeros(handle, 0, sizeBytes);
     await handle.sync();
+    done = true;
   } finally {
     await handle.close();
+    if (!done) await unlink(path).catch(() => {});
   }
 }
 
+/** The file exists: a create retried after its rename went through but its fsync did not. */
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
+}
+
 const SPARE_NAME = "next-segment.tmp";
+/** A spare is prepared only while the disk has room for it twice over. */
+const SPARE_ROOM_FACTOR = 2;
 
 /**
  * Creates segments. Writing 64 MiB of zeros takes tens of milliseconds, so the next segment
@@ -70,18 +87,25 @@ export class SegmentAllocator {
     private readonly segmentBytes: number,
   ) {}
 
-  /** Creates the segment file durably (file and directory entry) and opens it for writing. */
+  /**
+   * Creates the segment file durably (file and directory entry) and opens it for writing. May be
+   * called again for the same segment after it failed (a full disk).
+   */
   async create(segment: SegmentInfo) {
     const spare = segment.sizeBytes === this.segmentBytes ? await this.takeSpare() : null;
     if (spare !== null) await rename(spare, segment.path);
-    else await preallocate(segment.path, segment.sizeBytes);
+    else if (!(await exists(segment.path))) await preallocate(segment.path, segment.sizeBytes);
     await fsyncDirectory(this.dir);
     this.prepareSpare();
     return open(segment.path, "r+");
   }
 
+  /**
+   * Starts preparing the next segment, unless the disk is nearly full: there the spare would
+   * take the last free bytes that the kv store needs, for a rotation that may be far off.
+   */
   prepareSpare(): void {
-    if (this.spare !== null) return;
+    if (this.spare !== null || !this.roomForSpare()) return;
     const path = join(this.dir, SPARE_NAME);
     // A failed preparation only means the next rotation preallocates in the foreground.
     this.spare = unlink(path)
@@ -91,6 +115,14 @@ export class SegmentAllocator {
         () => path,
         () => null,
       );
+  }
+
+  private roomForSpare(): boolean {
+    try {
+      return freeBytes(this.dir) >= SPARE_ROOM_FACTOR * this.segmentBytes;
+    } catch {
+      return true; // cannot tell: try, as before; a failure only costs the spare
+    }
   }
 
   /** Waits for a spare being prepared and removes it. */

@@ -18,6 +18,7 @@ export class Transport {
   /** Test-only network faults; null (the default) costs the send path one comparison. */
   fault: FaultHook | null = null;
   private readonly endpoint: Endpoint;
+  private readonly listenEndpoint: Endpoint;
   private readonly random: () => number;
   private server: net.Server | null = null;
   private readonly links = new Map<NodeId, PeerLink>();
@@ -31,6 +32,12 @@ export class Transport {
 
   constructor(private readonly options: TransportOptions) {
     this.endpoint = parsePeerUrl(options.self.url);
+    this.listenEndpoint = parsePeerUrl(options.listenUrl ?? options.self.url);
+    if (this.listenEndpoint.secure !== this.endpoint.secure) {
+      throw new TypeError(
+        `listen url ${options.listenUrl} and own url ${options.self.url} differ in scheme`,
+      );
+    }
     if (this.endpoint.secure && options.tls === null) {
       throw new TypeError(`peer url ${options.self.url} is https:// but no TLS material was given`);
     }
@@ -66,7 +73,7 @@ export class Transport {
     };
   }
 
-  /** Binds self.url's host and port. */
+  /** Binds listenUrl's host and port (self.url's when no listenUrl was given). */
   listen(): Promise<void> {
     if (this.server !== null) return Promise.reject(new Error("transport is already listening"));
     const material = this.linkContext.tls;
@@ -88,7 +95,7 @@ export class Transport {
       this.warnThrottled(`refused TLS handshake from ${socket.remoteAddress}: ${error.message}`);
     });
     this.server = server;
-    const { host, port } = this.endpoint;
+    const { host, port } = this.listenEndpoint;
     return new Promise((resolve, reject) => {
       const onError = (error: NodeJS.ErrnoException): void => {
         this.server = null;

@@ -2,7 +2,9 @@ import assert from "node:assert/strict";
 import net from "node:net";
 import { after, describe, it } from "node:test";
 import { TransportListenError } from "./errors.ts";
-import { closeAll, message, type Node, startNode, waitFor } from "./test_support.ts";
+import { closeAll, MemoryLogger, message, type Node, startNode, waitFor } from "./test_support.ts";
+import { Transport } from "./transport.ts";
+import type { TransportOptions } from "./types.ts";
 
 describe("transport listener", () => {
   const nodes: Node[] = [];
@@ -46,5 +48,38 @@ describe("transport listener", () => {
       () => n1.transport.setPeers([{ id: 2, name: "n2", url: "https://127.0.0.1:2380" }]),
       /differ in scheme/,
     );
+  });
+
+  it("binds listenUrl while peers know it by self.url (an advertised URL)", async () => {
+    const received: string[] = [];
+    const options = (listenUrl: string): TransportOptions => ({
+      // Nothing listens on port 1: peers that dialled self.url would never get through.
+      self: { id: 1, name: "n1", url: "http://127.0.0.1:1" },
+      listenUrl,
+      clusterId: "test-cluster",
+      tls: null,
+      logger: new MemoryLogger(),
+      onMessages: (messages) =>
+        received.push(...messages.map((m) => Buffer.from(m.entries[0]!.data).toString())),
+      onSnapshot: () => {},
+      receiveSnapshot: () => {
+        throw new Error("no snapshots here");
+      },
+      onPeerUnreachable: () => {},
+    });
+    assert.throws(() => new Transport(options("https://127.0.0.1:0")), /differ in scheme/);
+    const n1 = new Transport(options("http://127.0.0.1:0"));
+    await n1.listen();
+    const n2 = await startNode(2, "n2", null, { scheme: "http" });
+    try {
+      assert.notEqual(n1.port, 1);
+      n1.setPeers([n2.address]);
+      n2.transport.setPeers([{ id: 1, name: "n1", url: `http://127.0.0.1:${n1.port}` }]);
+      n2.transport.send([message(2, 1, 1, "via listen url")]);
+      await waitFor("delivery on the listen url", () => received.length === 1);
+      assert.deepEqual(received, ["via listen url"]);
+    } finally {
+      await Promise.all([n1.close(), n2.transport.close()]);
+    }
   });
 });

@@ -35,7 +35,10 @@ export interface SnapshotSink {
 }
 
 export interface TransportOptions {
+  /** Who we are to peers; `self.url` is what they dial (the advertised URL). */
   self: PeerAddress;
+  /** Where to bind, when it differs from self.url (NAT, a proxy); same scheme. Default self.url. */
+  listenUrl?: string;
   clusterId: string;
   /** null only with an http:// self url. */
   tls: TlsMaterial | null;
