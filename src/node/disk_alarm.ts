@@ -27,6 +27,8 @@ export interface DiskAlarmDeps {
   raftStatus(): RaftStatus;
   /** Onto the wire now, not through a Ready. */
   send(message: Message): void;
+  /** The core's TimeoutNow for `to` (it voids the lease, as one sent through a Ready would). */
+  timeoutNow(to: NodeId): Message;
   /** The log entry of a kv command proposed by this member. */
   entry(command: Command): Uint8Array;
   /** The alarms this member has applied. */
@@ -129,7 +131,7 @@ export class DiskAlarm {
     // A lone member has nobody to hand over to: its clients get NOSPACE until the disk has room.
     if (target === 0) return;
     this.handedOffAt = now;
-    this.deps.send(message(MessageType.TimeoutNow, this.deps.id, target, status.hardState.term));
+    this.deps.send(this.deps.timeoutNow(target));
     this.deps.warn(`disk full: handing leadership to ${target.toString(16)}`);
   }
 

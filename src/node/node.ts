@@ -93,6 +93,7 @@ export class QmeshNode {
   private closed = false;
   /** A NOSPACE alarm this member proposed is on its way through the log. */
   private raisingNoSpace = false;
+  private quotaAlarmRaised = false;
   /** LMDB's bytes in use, re-measured at most every SPACE_CHECK_MS (a measure costs ~65 µs). */
   private inUse = { bytes: 0, at: Number.NEGATIVE_INFINITY };
   private fatal: Error | null = null;
@@ -274,6 +275,17 @@ export class QmeshNode {
    * (through the log, so every member caps writes) when this write would pass the quota. The
    * bytes in use, not the file size, since LMDB reuses the pages compaction frees.
    */
+  /**
+   * Whether a NOSPACE alarm for this member came from --quota-backend-bytes (then only an
+   * operator clears it, as in etcd): both kinds look the same in the store, so the quota one
+   * is remembered from the moment it is proposed until it is gone from the applied alarms.
+   */
+  private quotaAlarmIsOurs(): boolean {
+    const present = this.state.kv.alarms.some((a) => a.memberId === this.id && a.alarm === NOSPACE);
+    if (!present && !this.raisingNoSpace) this.quotaAlarmRaised = false;
+    return this.quotaAlarmRaised || this.state.kv.dbSize().inUse > this.config.quotaBackendBytes;
+  }
+
   private checkSpace(requestBytes: number): void {
     if (this.state.kv.noSpace || this.disk.full) throw new KvError("NoSpace");
     const now = performance.now();
@@ -282,6 +294,7 @@ export class QmeshNode {
     if (this.inUse.bytes + requestBytes <= this.config.quotaBackendBytes) return;
     if (!this.raisingNoSpace) {
       this.raisingNoSpace = true;
+      this.quotaAlarmRaised = true;
       const raise: Command = { op: "alarm", action: "activate", memberId: this.id, alarm: NOSPACE };
       this.propose(raise)
         .catch((error: Error) => this.logger.warn({ err: error }, "raising NOSPACE alarm failed"))
@@ -678,6 +691,7 @@ export class QmeshNode {
           this.transport.send([message]);
           this.transport.flush();
         },
+        timeoutNow: (to) => this.member.raft.timeoutNowMessage(to),
         entry: (command) => {
           // Nobody waits for it: this member applies it only once its disk has room again.
           const { sequence, result } = this.proposals.register("NOSPACE alarm");
@@ -685,7 +699,7 @@ export class QmeshNode {
           return encodeProposal(ProposalKind.Kv, this.id, sequence, encodeCommand(command));
         },
         alarms: () => this.state.kv.alarms,
-        overQuota: () => this.state.kv.dbSize().inUse > this.config.quotaBackendBytes,
+        overQuota: () => this.quotaAlarmIsOurs(),
         deactivate: (command) => this.propose(command),
         now: () => performance.now(),
         info: (message) => this.logger.info(message),

@@ -266,7 +266,9 @@ export class RaftMember {
     this.receivedSnapshots.clear();
     await this.io.disk.run(this.io.paths.kv, () => this.io.kv.restore(file));
     await rm(file, { force: true });
-    await this.io.disk.run(this.io.paths.kv, () => this.io.kv.sync());
+    // Never retried: after a failed fsync the kernel may have dropped the dirty pages and a
+    // second fsync "succeeds" without them (the WAL rewrites its bytes; LMDB cannot).
+    await this.io.kv.sync();
     this.io.storage.applySnapshot(snapshot);
     this.snapshotIndex = index;
     this.raftApplied = index;
@@ -352,7 +354,8 @@ export class RaftMember {
   private async takeSnapshot(): Promise<void> {
     const index = this.raftApplied;
     if (index <= this.snapshotIndex) return;
-    await this.io.disk.run(this.io.paths.kv, () => this.io.kv.sync());
+    // Not retried on a full disk, as above: the WAL is released on the strength of this sync.
+    await this.io.kv.sync();
     const snapshot = this.io.storage.createSnapshot(index, this.confState, EMPTY);
     const compactTo = index - this.policy.catchUpEntries;
     if (compactTo > this.io.storage.firstIndex()) this.io.storage.compact(compactTo);

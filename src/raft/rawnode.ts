@@ -147,6 +147,20 @@ export class RawNode {
     step(this.raft, { ...localMessage(this.raft, MessageType.TransferLeader), from: to });
   }
 
+  /**
+   * A TimeoutNow for `to`, for a leader that cannot go through ready() (its disk is full) and
+   * sends it itself. The lease is void from here on, as for any TimeoutNow the leader sends.
+   */
+  timeoutNowMessage(to: NodeId): Message {
+    this.raft.timeoutNowSentThisTerm = true;
+    return {
+      ...localMessage(this.raft, MessageType.TimeoutNow),
+      from: this.raft.id,
+      to,
+      term: this.raft.term,
+    };
+  }
+
   campaign(): void {
     step(this.raft, localMessage(this.raft, MessageType.Hup));
   }
