@@ -6,7 +6,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { connectEtcd, type EtcdClient } from "../../src/api/grpc/client.ts";
 import { createClusterCertificates } from "../../src/transport/index.ts";
-import { BIN } from "../process/harness.ts";
+import { BIN, startFlags } from "../process/harness.ts";
 import type { FaultNetwork, MemberEndpoints } from "./network.ts";
 
 const FAKETIME_LIBRARY = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
@@ -85,33 +85,18 @@ export class FaultCluster {
     const argv = [
       process.execPath,
       BIN,
-      "start",
-      "--name",
-      name,
-      "--data-dir",
-      this.dataDir(name),
-      "--listen-peer-urls",
-      endpoint.listenPeerUrl,
-      "--initial-advertise-peer-urls",
-      endpoint.peerUrl,
-      "--listen-client-urls",
-      endpoint.clientUrl,
-      "--listen-metrics-urls",
-      endpoint.metricsUrl,
-      "--initial-cluster",
-      initialCluster,
-      "--initial-cluster-state",
-      state,
-      "--initial-cluster-token",
-      this.token,
-      "--cert-dir",
-      this.certDir,
-      "--heartbeat-interval",
-      "50",
-      "--election-timeout",
-      "500",
-      "--log-level",
-      "warn",
+      ...startFlags({
+        name,
+        dataDir: this.dataDir(name),
+        peerUrl: endpoint.peerUrl,
+        listenPeerUrl: endpoint.listenPeerUrl,
+        clientUrl: endpoint.clientUrl,
+        metricsUrl: endpoint.metricsUrl,
+        initialCluster,
+        state,
+        token: this.token,
+        certDir: this.certDir,
+      }),
       ...this.extraFlags,
     ];
     const command = this.network.command(name, argv);

@@ -40,6 +40,54 @@ export async function freePorts(count: number): Promise<number[]> {
 export const b64 = (text: string) => Buffer.from(text).toString("base64");
 export const unb64 = (text: unknown) => Buffer.from(String(text ?? ""), "base64").toString();
 
+/** What every test member is started with: its addresses, the cluster, and fast elections. */
+export interface StartSpec {
+  readonly name: string;
+  readonly dataDir: string;
+  readonly peerUrl: string;
+  /** Where it listens for peers when that differs from peerUrl (a proxy in front of it). */
+  readonly listenPeerUrl?: string;
+  readonly clientUrl: string;
+  readonly metricsUrl: string;
+  readonly initialCluster: string;
+  readonly state: "new" | "existing";
+  readonly token: string;
+  readonly certDir: string;
+}
+
+/** `qmesh start` and its flags for one test member (50 ms heartbeats, 500 ms elections). */
+export function startFlags(spec: StartSpec): string[] {
+  return [
+    "start",
+    "--name",
+    spec.name,
+    "--data-dir",
+    spec.dataDir,
+    "--listen-peer-urls",
+    spec.listenPeerUrl ?? spec.peerUrl,
+    "--initial-advertise-peer-urls",
+    spec.peerUrl,
+    "--listen-client-urls",
+    spec.clientUrl,
+    "--listen-metrics-urls",
+    spec.metricsUrl,
+    "--initial-cluster",
+    spec.initialCluster,
+    "--initial-cluster-state",
+    spec.state,
+    "--initial-cluster-token",
+    spec.token,
+    "--cert-dir",
+    spec.certDir,
+    "--heartbeat-interval",
+    "50",
+    "--election-timeout",
+    "500",
+    "--log-level",
+    "warn",
+  ];
+}
+
 export class TestCluster {
   readonly dir = mkdtempSync(join(tmpdir(), "qmesh-test-"));
   readonly certDir = join(this.dir, "certs");
@@ -85,31 +133,13 @@ export class TestCluster {
   ): Promise<void> {
     const spec = this.spec(name);
     const args = [
-      "start",
-      "--name",
-      name,
-      "--data-dir",
-      spec.dataDir,
-      "--listen-peer-urls",
-      spec.peerUrl,
-      "--listen-client-urls",
-      spec.clientUrl,
-      "--listen-metrics-urls",
-      spec.metricsUrl,
-      "--initial-cluster",
-      this.initialCluster(initial),
-      "--initial-cluster-state",
-      state,
-      "--initial-cluster-token",
-      this.token,
-      "--cert-dir",
-      this.certDir,
-      "--heartbeat-interval",
-      "50",
-      "--election-timeout",
-      "500",
-      "--log-level",
-      "warn",
+      ...startFlags({
+        ...spec,
+        initialCluster: this.initialCluster(initial),
+        state,
+        token: this.token,
+        certDir: this.certDir,
+      }),
       ...this.extraFlags,
       ...extra,
     ];
