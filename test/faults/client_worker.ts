@@ -17,6 +17,8 @@ const clients = config.endpoints.map((endpoint) =>
 );
 const report: WorkerReport = { ok: 0, failed: 0, unknown: 0, writeSuccessTimes: [] };
 let stopping = false;
+/** Operations begun; the process stops beginning new ones at config.maxOperations. */
+let started = 0;
 let nextClientId = config.clientBase;
 let nextValue = 0;
 /** The value each key last had in an operation of this process that completed. */
@@ -149,7 +151,8 @@ async function logicalClient(slot: number): Promise<void> {
   // Pinned to one member, as Jepsen's clients are, so that a member cut off from the others
   // keeps getting requests; moves on only when its member refuses connections.
   let target = (config.clientBase + slot) % config.pinnedCount;
-  while (!stopping) {
+  while (!stopping && started < config.maxOperations) {
+    started++;
     const outcome = await oneOperation(client, clients[target]!);
     // After an unknown outcome the operation may still be pending: a new client id keeps each
     // id's operations sequential, as the checker's model assumes.

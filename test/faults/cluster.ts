@@ -2,7 +2,7 @@
 // proxies), killed with SIGKILL, paused with SIGSTOP, restarted on their data, added and removed
 // through etcd's Cluster API, and optionally run with a skewed clock (libfaketime).
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { connectEtcd, type EtcdClient } from "../../src/api/grpc/client.ts";
 import { createClusterCertificates } from "../../src/transport/index.ts";
@@ -104,7 +104,14 @@ export class FaultCluster {
     const env = { ...process.env };
     // Monotonic time is faked too: a member whose clock runs slow or fast is what threatens
     // timing assumptions such as leader leases.
-    if (skew !== undefined) Object.assign(env, { LD_PRELOAD: FAKETIME_LIBRARY, FAKETIME: skew });
+    if (skew !== undefined) {
+      if (!existsSync(FAKETIME_LIBRARY)) {
+        throw new Error(
+          `clock skew needs libfaketime (${FAKETIME_LIBRARY}): apt-get install faketime`,
+        );
+      }
+      Object.assign(env, { LD_PRELOAD: FAKETIME_LIBRARY, FAKETIME: skew });
+    }
     const child = spawn(command[0]!, command.slice(1), {
       stdio: ["ignore", "pipe", "pipe", "ipc"],
       env,

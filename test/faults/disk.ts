@@ -19,7 +19,15 @@ export class DiskFiller {
   }
 
   async mount(): Promise<void> {
-    await run("mount", ["-t", "tmpfs", "-o", `size=${this.sizeMiB}m`, "tmpfs", this.dir]);
+    try {
+      await run("mount", ["-t", "tmpfs", "-o", `size=${this.sizeMiB}m`, "tmpfs", this.dir]);
+    } catch (error) {
+      const why = ((error as { stderr?: string }).stderr ?? (error as Error).message).trim();
+      throw new Error(
+        `the disk-full nemesis mounts a tmpfs and could not (${why}): run as root, or leave disk-full out`,
+        { cause: error },
+      );
+    }
     this.mounted = true;
   }
 

@@ -41,6 +41,11 @@ const program = new Command("test:faults")
   .option("--clients <n>", "client processes", integer("--clients", 1, 16), 3)
   .option("--concurrency <n>", "logical clients per process", integer("--concurrency", 1, 64), 4)
   .option("--keys <n>", "keys in the key space", integer("--keys", 1, 1000), 6)
+  .option(
+    "--max-ops <n>",
+    "operations at most (default 2,000 per second of --duration)",
+    integer("--max-ops", 1, 100_000_000),
+  )
   .addOption(
     new Option("--network <mode>", "how faults reach the network")
       .choices(["auto", "netns", "proxy"])
@@ -92,6 +97,7 @@ async function runEntry(entry: SweepEntry): Promise<boolean> {
     concurrency: flags.concurrency,
     keyCount: flags.keys,
     opTimeoutMs: 2_000,
+    maxOperations: flags.maxOps ?? 2_000 * (entry.durationS ?? flags.duration),
     network: entry.network ?? flags.network,
     artifactsDir: flags.artifacts,
     keep: flags.keep,

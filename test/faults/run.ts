@@ -48,6 +48,8 @@ export interface RunOptions {
   readonly concurrency: number;
   readonly keyCount: number;
   readonly opTimeoutMs: number;
+  /** The run stops issuing operations after this many, even before its duration is up. */
+  readonly maxOperations: number;
   readonly network: NetworkMode | "auto";
   /** Where failing runs (and all runs with `keep`) leave their artifacts. */
   readonly artifactsDir: string;

@@ -15,6 +15,8 @@ export interface WorkerConfig {
   readonly concurrency: number;
   readonly keyCount: number;
   readonly opTimeoutMs: number;
+  /** This process's share of the run's operation bound. */
+  readonly maxOperations: number;
   /** Linearizable operations and writes (JSON Lines, KvOperation). */
   readonly historyFile: string;
   /** Serializable gets, kept apart: they are not expected to be linearizable. */

@@ -35,6 +35,7 @@ export function startWorkers(
       concurrency: options.concurrency,
       keyCount: options.keyCount,
       opTimeoutMs: options.opTimeoutMs,
+      maxOperations: Math.ceil(options.maxOperations / options.clientProcesses),
       historyFile: join(dir, `history-${i + 1}.jsonl`),
       serializableFile: join(dir, `serializable-${i + 1}.jsonl`),
       watchFile: join(dir, `watch-${i + 1}.jsonl`),
