@@ -69,11 +69,17 @@ export class FaultCluster {
     return this.paused.has(name);
   }
 
-  client(name: string): EtcdClient {
-    let client = this.clients.get(name);
+  /**
+   * A client for the harness's own calls: short deadlines for probing (status, leader), long
+   * ones for reading a whole final state, which after an hour is hundreds of thousands of keys.
+   */
+  client(name: string, purpose: "probe" | "read" = "probe"): EtcdClient {
+    const key = `${purpose}:${name}`;
+    let client = this.clients.get(key);
     if (client === undefined) {
-      client = connectEtcd(this.endpoint(name).clientUrl, { timeoutMs: 2_000 });
-      this.clients.set(name, client);
+      const timeoutMs = purpose === "probe" ? 2_000 : 120_000;
+      client = connectEtcd(this.endpoint(name).clientUrl, { timeoutMs });
+      this.clients.set(key, client);
     }
     return client;
   }

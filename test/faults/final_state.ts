@@ -63,7 +63,7 @@ export async function finalReads(cluster: FaultCluster, keyCount: number): Promi
   const range = { key: prefix, range_end: prefixEnd(prefix) };
   const via = await cluster.waitForLeader();
   const call = Number(process.hrtime.bigint());
-  const linearizable = await cluster.client(via).call("KV", "Range", range);
+  const linearizable = await cluster.client(via, "read").call("KV", "Range", range);
   const returned = Number(process.hrtime.bigint());
   const viaState = toState(linearizable.kvs);
   const reads: KvOperation[] = Array.from({ length: keyCount }, (_, i) => ({
@@ -80,9 +80,13 @@ export async function finalReads(cluster: FaultCluster, keyCount: number): Promi
   const states = new Map<string, FinalState>();
   const hashes = new Map<string, string>();
   for (const name of cluster.members) {
-    const local = await cluster.client(name).call("KV", "Range", { ...range, serializable: true });
+    const local = await cluster
+      .client(name, "read")
+      .call("KV", "Range", { ...range, serializable: true });
     states.set(name, toState(local.kvs));
-    const hash = await cluster.client(name).call("Maintenance", "HashKV", { revision: "0" });
+    const hash = await cluster
+      .client(name, "read")
+      .call("Maintenance", "HashKV", { revision: "0" });
     hashes.set(name, `${hash.hash}@${hash.hash_revision}`);
   }
   states.set(`${via} (linearizable)`, viaState);

@@ -3,7 +3,7 @@
 // member logs, the schedule) are kept when a check fails, or always with `keep`.
 
 import type { ChildProcess } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { KvOperation } from "../../src/check/index.ts";
@@ -189,9 +189,13 @@ export async function runFaults(options: RunOptions): Promise<RunSummary> {
       artifacts,
     };
   } catch (error) {
-    // A run that could not finish keeps what it has: the schedule and the members' output.
+    // A run that could not finish keeps what it has: the clients' files as they are, the
+    // schedule and the members' output.
     const target = join(options.artifactsDir, label.replace(/[^a-z0-9+-]+/gi, "-"));
     mkdirSync(join(target, "logs"), { recursive: true });
+    for (const file of readdirSync(dir).filter((name) => name.endsWith(".jsonl"))) {
+      cpSync(join(dir, file), join(target, file));
+    }
     writeFileSync(join(target, "schedule.log"), `${schedule.join("\n")}\n`);
     for (const [name, text] of cluster.logs)
       writeFileSync(join(target, "logs", `${name}.log`), text);
