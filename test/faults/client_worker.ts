@@ -174,5 +174,6 @@ const watch = watchKeyspace(config);
 await Promise.all(Array.from({ length: config.concurrency }, (_, slot) => logicalClient(slot)));
 await watch;
 for (const client of clients) client.close();
-process.send?.({ type: "done", report });
-process.disconnect?.();
+// Disconnect only once the report is flushed: a long run's report is megabytes, and an early
+// disconnect dropped it (the hour-long soak's client exited without reporting).
+process.send?.({ type: "done", report }, undefined, {}, () => process.disconnect?.());

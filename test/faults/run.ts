@@ -34,6 +34,7 @@ import {
   startWorkers,
   sumReports,
   workerDone,
+  workerFinishMs,
   workerReady,
 } from "./workers.ts";
 
@@ -151,7 +152,9 @@ export async function runFaults(options: RunOptions): Promise<RunSummary> {
     const finalRevision = await converge(cluster);
     const final = await finalReads(cluster, options.keyCount);
     for (const worker of workers) send(worker, { type: "finish", revision: finalRevision });
-    const reports = await Promise.all(workers.map((worker) => workerDone(worker)));
+    const reports = await Promise.all(
+      workers.map((worker) => workerDone(worker, workerFinishMs(options.durationS))),
+    );
 
     const history = [...files.history.flatMap(readHistory), ...final.reads].sort(
       (a, b) => a.call - b.call,

@@ -32,8 +32,8 @@ export async function watchKeyspace(config: WorkerConfig): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, config.watchDelayMs));
   let nextRevision = config.watchFromRevision ?? 0;
   let attempt = 0;
-  // Bounded: a run ends within minutes; a watch that cannot finish gives up with the gap visible.
-  const deadline = Date.now() + 30 * 60_000;
+  // Bounded by the run (its duration, then catching up); one that cannot finish shows the gap.
+  const deadline = Date.now() + config.watchDeadlineMs;
   while (nextRevision <= finishAt && Date.now() < deadline) {
     const endpoint = config.endpoints[(config.clientBase + attempt++) % config.endpoints.length]!;
     nextRevision = await watchOnce(endpoint, nextRevision, record, () => finishAt);

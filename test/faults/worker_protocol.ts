@@ -25,6 +25,8 @@ export interface WorkerConfig {
   readonly watchFile: string;
   /** 2: watch every write from the first; null: from whenever the watch opens. */
   readonly watchFromRevision: number | null;
+  /** The watch gives up this long after the worker starts. */
+  readonly watchDeadlineMs: number;
   /** Wait this long before opening the watch. */
   readonly watchDelayMs: number;
 }

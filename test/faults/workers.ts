@@ -35,6 +35,7 @@ export function startWorkers(
       concurrency: options.concurrency,
       keyCount: options.keyCount,
       opTimeoutMs: options.opTimeoutMs,
+      watchDeadlineMs: options.durationS * 1000 + workerFinishMs(options.durationS),
       maxOperations: Math.ceil(options.maxOperations / options.clientProcesses),
       historyFile: join(dir, `history-${i + 1}.jsonl`),
       serializableFile: join(dir, `serializable-${i + 1}.jsonl`),
@@ -73,12 +74,20 @@ export function workerReady(worker: ChildProcess): Promise<void> {
   });
 }
 
-export function workerDone(worker: ChildProcess): Promise<WorkerReport> {
+/** How long a worker may take after the run to finish its watch: a watch from the first
+ * revision replays the whole run, so long runs get longer. */
+export function workerFinishMs(durationS: number): number {
+  return 60_000 + durationS * 100;
+}
+
+export function workerDone(worker: ChildProcess, finishMs: number): Promise<WorkerReport> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       worker.kill("SIGKILL");
-      reject(new Error("a client worker did not finish within 60 s of the end of the run"));
-    }, 60_000);
+      reject(
+        new Error(`a client worker did not finish within ${finishMs} ms of the end of the run`),
+      );
+    }, finishMs);
     worker.on("message", (message: { type?: string; report?: WorkerReport }) => {
       if (message.type === "done") {
         clearTimeout(timer);
