@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { type AlarmMember, type Command, NOSPACE } from "../kv/index.ts";
-import { type Message, MessageType, type NodeId, type RaftStatus } from "../raft/index.ts";
+import { type Message, MessageType, message, type NodeId, type RaftStatus } from "../raft/index.ts";
 import { DiskAlarm } from "./disk_alarm.ts";
 
 const ME = 3;
@@ -52,20 +52,8 @@ function harness() {
       raftStatus: () => world.status,
       send: (message) => world.sent.push(message),
       // The core's message, as RawNode.timeoutNowMessage builds it for the current term.
-      timeoutNow: (to) => ({
-        type: MessageType.TimeoutNow,
-        from: ME,
-        to,
-        term: world.status.hardState.term,
-        logTerm: 0,
-        index: 0,
-        entries: [],
-        commit: 0,
-        snapshot: null,
-        reject: false,
-        rejectHint: 0,
-        context: new Uint8Array(0),
-      }),
+      timeoutNow: (to) =>
+        message({ type: MessageType.TimeoutNow, from: ME, to, term: world.status.hardState.term }),
       entry: (command) => new TextEncoder().encode(JSON.stringify(command)),
       alarms: () => world.alarms,
       overQuota: () => world.overQuota,

@@ -15,6 +15,7 @@ import {
   EntryType,
   type Message,
   MessageType,
+  message,
   type NodeId,
   type RaftStatus,
 } from "../raft/index.ts";
@@ -52,8 +53,6 @@ export interface DiskAlarmTiming {
    */
   readonly graceMs: number;
 }
-
-const EMPTY = new Uint8Array(0);
 
 export class DiskAlarm {
   private episode = false;
@@ -101,14 +100,19 @@ export class DiskAlarm {
     const now = this.deps.now();
     if (leader === this.askedLeader && now - this.askedAt < this.timing.resendMs) return;
     this.deps.send(
-      message(MessageType.Propose, this.deps.id, leader, 0, [
-        {
-          term: 0,
-          index: 0,
-          type: EntryType.Normal,
-          data: this.deps.entry(this.command("activate")),
-        },
-      ]),
+      message({
+        type: MessageType.Propose,
+        from: this.deps.id,
+        to: leader,
+        entries: [
+          {
+            term: 0,
+            index: 0,
+            type: EntryType.Normal,
+            data: this.deps.entry(this.command("activate")),
+          },
+        ],
+      }),
     );
     if (this.askedLeader === 0) this.deps.info("asked the leader to raise the NOSPACE alarm");
     this.raised = true;
@@ -159,27 +163,4 @@ export class DiskAlarm {
         this.clearing = false;
       });
   }
-}
-
-function message(
-  type: MessageType,
-  from: NodeId,
-  to: NodeId,
-  term: number,
-  entries: Message["entries"] = [],
-): Message {
-  return {
-    type,
-    to,
-    from,
-    term,
-    logTerm: 0,
-    index: 0,
-    entries,
-    commit: 0,
-    snapshot: null,
-    reject: false,
-    rejectHint: 0,
-    context: EMPTY,
-  };
 }

@@ -15,6 +15,7 @@ export {
   SnapshotOutOfDateError,
   SnapshotTemporarilyUnavailableError,
 } from "./errors.ts";
+export { message } from "./raft.ts";
 export { SeededRandom } from "./random.ts";
 export type { ProgressStatus, RaftStatus } from "./rawnode.ts";
 export { RawNode } from "./rawnode.ts";
