@@ -69,12 +69,17 @@ function summaryLine(summary: RunSummary): string {
 
 const finished: { entry: SweepEntry; summary: RunSummary }[] = [];
 
+/** The broken build is caught only by a proof: a checker that ran out of budget proves nothing. */
+function caught(summary: RunSummary): boolean {
+  return summary.verdict === "not-linearizable";
+}
+
 /** The fault matrix: one row per run, completed operations by kind, the checks' verdict. */
 function matrix(): string {
   const rows = finished.map(({ entry, summary }) => {
     const c = summary.completed;
     const verdict = entry.broken
-      ? `${summary.passed ? "missed" : "caught"} (broken build)`
+      ? `${caught(summary) ? "caught" : "missed"} (broken build)`
       : summary.passed
         ? "pass"
         : "FAIL";
@@ -94,8 +99,8 @@ async function runEntry(entry: SweepEntry): Promise<boolean> {
     durationS: entry.durationS,
     members: entry.members ?? flags.members,
     clientProcesses: flags.clients,
-    concurrency: flags.concurrency,
-    keyCount: flags.keys,
+    concurrency: entry.concurrency ?? flags.concurrency,
+    keyCount: entry.keys ?? flags.keys,
     opTimeoutMs: 2_000,
     maxOperations: flags.maxOps ?? 2_000 * (entry.durationS ?? flags.duration),
     network: entry.network ?? flags.network,
@@ -121,9 +126,9 @@ async function runEntry(entry: SweepEntry): Promise<boolean> {
   if (summary.artifacts !== null) console.log(`  artifacts: ${summary.artifacts}`);
   if (entry.broken) {
     console.log(
-      `${summary.passed ? "FAIL (the broken build went undetected)" : "PASS (the broken build was caught)"} ${summaryLine(summary)}`,
+      `${caught(summary) ? "PASS (the broken build was caught)" : "FAIL (the broken build went undetected)"} ${summaryLine(summary)}`,
     );
-    return !summary.passed;
+    return caught(summary);
   }
   console.log(summaryLine(summary));
   return summary.passed;
