@@ -47,9 +47,23 @@ const ALLOWED_IMPORTS: Record<string, readonly string[]> = {
   storage: ["storage", "raft"],
   kv: ["kv", "storage", "raft"],
   transport: ["transport", "raft"],
-  node: ["node", "kv", "transport", "storage", "raft"],
-  api: ["api", "node", "kv", "raft"],
-  cli: ["cli", "api", "node", "kv", "transport", "storage", "sim", "raft", "check"],
+  ledger: ["ledger"],
+  contracts: ["contracts"],
+  node: ["node", "kv", "ledger", "contracts", "transport", "storage", "raft"],
+  api: ["api", "node", "kv", "ledger", "raft"],
+  cli: [
+    "cli",
+    "api",
+    "node",
+    "kv",
+    "ledger",
+    "contracts",
+    "transport",
+    "storage",
+    "sim",
+    "raft",
+    "check",
+  ],
 };
 
 function listFiles(folder: string): string[] {

@@ -33,6 +33,7 @@ import {
   putJson,
   txnJson,
 } from "./json.ts";
+import { ledgerRoutes } from "./ledger_routes.ts";
 import { serveWatch } from "./watch_stream.ts";
 
 /** Turns a failed command result into the error etcd would return. */
@@ -125,6 +126,7 @@ const routes: Record<string, Route> = {
     leases: node.kv.leases.list().map((id) => ({ ID: String(id) })),
   }),
   ...clusterRoutes,
+  ...ledgerRoutes,
 };
 
 async function forwardToLeader(node: QmeshNode, path: string, body: Json): Promise<Json> {

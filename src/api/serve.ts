@@ -12,6 +12,7 @@ import { healthService } from "./grpc/health_service.ts";
 import { kvService } from "./grpc/kv_service.ts";
 import { LeaderLink } from "./grpc/leader_link.ts";
 import { leaseService } from "./grpc/lease_service.ts";
+import { ledgerService } from "./grpc/ledger_service.ts";
 import { lockService } from "./grpc/lock_service.ts";
 import { maintenanceService } from "./grpc/maintenance_service.ts";
 import { services } from "./grpc/proto.ts";
@@ -49,6 +50,7 @@ export async function startClientApi(
   server.addService(services.Cluster.service, clusterService(ctx));
   server.addService(services.Maintenance.service, maintenanceService(ctx));
   server.addService(services.Health.service, healthService(ctx));
+  server.addService(services.Ledger.service, ledgerService(ctx));
   const gateway = createGatewayServer(node, ctx.auth);
   const ports: ClientPort[] = [];
   try {

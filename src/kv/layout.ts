@@ -41,7 +41,7 @@ export function openDbs(path: string, mapSizeBytes: number | undefined): Dbs {
   const env = open<Uint8Array, Uint8Array>({
     path,
     noSubdir,
-    maxDbs: 8,
+    maxDbs: 16, // seven here, the rest for sideDatabase()
     keyEncoding: "binary",
     encoding: "binary",
     // overlappingSync makes every commit wait on the previous flush (~0.4 ms each here);

@@ -13,6 +13,7 @@ import { hashDbs } from "./hash.ts";
 import { type HistoryChunk, readHistory } from "./history.ts";
 import { checkRangeKeys } from "./key_limits.ts";
 import {
+  type Bin,
   type Dbs,
   leaseIds,
   leaseKeys,
@@ -29,7 +30,14 @@ import {
 import { Lessor } from "./lessor.ts";
 import { readRange } from "./range.ts";
 import { commitBytes, MIN_HEADROOM_BYTES, SpaceGuard } from "./space_guard.ts";
-import type { AlarmMember, ApplyItem, ApplyResult, RangeRequest, RangeResponse } from "./types.ts";
+import type {
+  AlarmMember,
+  ApplyHook,
+  ApplyItem,
+  ApplyResult,
+  RangeRequest,
+  RangeResponse,
+} from "./types.ts";
 import { WatchHub } from "./watch_hub.ts";
 
 export interface MvccStoreOptions {
@@ -49,6 +57,7 @@ export class MvccStore {
   private compactRev = 0;
   private activeAlarms: readonly AlarmMember[] = [];
   private readonly space: SpaceGuard;
+  private readonly reopenListeners: (() => void)[] = [];
 
   private constructor(
     private readonly dir: string,
@@ -119,14 +128,17 @@ export class MvccStore {
    * granted leases (defaults to the last time the lessor saw); it never reaches LMDB.
    * Throws DiskFullError, changing nothing, when the disk has no room: call again to retry.
    */
-  apply(items: readonly ApplyItem[], nowMs?: number): (ApplyResult | null)[] {
+  apply(items: readonly ApplyItem[], nowMs?: number, hook?: ApplyHook): (ApplyResult | null)[] {
     // Replayed after a restart: nothing to write, so nothing to refuse on a full disk.
     if (items.every((item) => item.index <= this.applied))
       return new Array(items.length).fill(null);
     this.space.check(commitBytes(items.length, itemBytes(items)));
     try {
-      return this.applyInTxn(items, nowMs);
+      const results = this.applyInTxn(items, nowMs, hook);
+      hook?.done(true);
+      return results;
     } catch (error) {
+      hook?.done(false);
       if (isDiskFull(error)) {
         throw new DiskFullError(this.dir, (error as Error).message, { cause: error });
       }
@@ -134,7 +146,11 @@ export class MvccStore {
     }
   }
 
-  private applyInTxn(items: readonly ApplyItem[], nowMs?: number): (ApplyResult | null)[] {
+  private applyInTxn(
+    items: readonly ApplyItem[],
+    nowMs: number | undefined,
+    hook: ApplyHook | undefined,
+  ): (ApplyResult | null)[] {
     const results: (ApplyResult | null)[] = new Array(items.length).fill(null);
     const exec = new Executor(this.dbs, this.rev, this.compactRev, this.activeAlarms);
     let applied = this.applied;
@@ -142,13 +158,16 @@ export class MvccStore {
       for (let i = 0; i < items.length; i++) {
         const item = items[i]!;
         if (item.index <= applied) continue;
+        const revisionBefore = exec.revision;
         if (item.command !== null) results[i] = exec.execute(item.command);
         if (item.meta !== undefined) {
           this.dbs.meta.putSync(userMetaKey(item.meta.key), item.meta.value);
         }
+        hook?.applied(i, results[i] ?? null, revisionBefore);
         applied = item.index;
       }
       if (applied === this.applied) return;
+      hook?.finish();
       writeMetaNumber(this.dbs, META_APPLIED, applied);
       if (exec.revision !== this.rev) writeMetaNumber(this.dbs, META_REVISION, exec.revision);
       if (exec.compactRevision !== this.compactRev) {
@@ -167,6 +186,22 @@ export class MvccStore {
 
   private notify(batches: EventBatch[]): void {
     this.watches.notify(batches);
+  }
+
+  /**
+   * A named database in the store's LMDB environment, for state that commits with apply batches
+   * (see ApplyHook). The handle dies when restore() replaces the environment: `onReopen` says so.
+   */
+  sideDatabase(name: string): Bin {
+    return this.dbs.env.openDB<Uint8Array, Uint8Array>({
+      name: `side.${name}`,
+      keyEncoding: "binary",
+      encoding: "binary",
+    });
+  }
+
+  onReopen(listener: () => void): void {
+    this.reopenListeners.push(listener);
   }
 
   getMeta(key: string): Uint8Array | undefined {
@@ -244,6 +279,7 @@ export class MvccStore {
     rmSync(join(this.dir, "lock.mdb"), { force: true });
     this.dbs = openDbs(this.dir, this.options.mapSizeBytes);
     this.loadMeta();
+    for (const listener of this.reopenListeners) listener();
     this.leases.restored();
     this.watches.resync(previousRevision);
   }

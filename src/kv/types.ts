@@ -215,6 +215,19 @@ export type ApplyResult =
   | { revision: number; response: CommandResponse }
   | { revision: number; error: KvErrorInfo };
 
+/**
+ * Work that must commit in the same LMDB transaction as an apply batch (node/ uses it for the
+ * ledger). Called synchronously inside the transaction; a throw aborts the whole batch.
+ */
+export interface ApplyHook {
+  /** Item `position` of the batch was applied (replayed items that were skipped are not). */
+  applied(position: number, result: ApplyResult | null, revisionBefore: number): void;
+  /** The last write of the transaction. */
+  finish(): void;
+  /** After the transaction: whether it committed. */
+  done(committed: boolean): void;
+}
+
 /** command null = no-op (empty Raft entry, conf change); meta is stored in the same LMDB txn. */
 export interface ApplyItem {
   index: number;

@@ -43,9 +43,9 @@ export function subtreeHash(nodes: NodeHashes, start: number, end: number): Uint
   const width = end - start;
   if (width <= 0) return EMPTY_ROOT;
   // A complete, aligned subtree is stored whole.
-  if ((width & (width - 1)) === 0 && start % width === 0) {
-    return nodes(Math.log2(width), start / width);
-  }
+  // (Not width & (width - 1): bitwise operators truncate to 32 bits, and logs outgrow that.)
+  const level = Math.log2(width);
+  if (Number.isInteger(level) && start % width === 0) return nodes(level, start / width);
   const k = split(width);
   return hashChildren(subtreeHash(nodes, start, start + k), subtreeHash(nodes, start + k, end));
 }
@@ -174,7 +174,7 @@ export function verifyConsistency(
   if (proof.length === 0 || proof.some((p) => p.length !== HASH_BYTES)) return false;
   const path = [...proof];
   // A power-of-two old tree is itself a node of the new one: it heads the path.
-  if ((oldSize & (oldSize - 1)) === 0) path.unshift(oldRoot);
+  if (Number.isInteger(Math.log2(oldSize))) path.unshift(oldRoot);
   let fn = oldSize - 1;
   let sn = newSize - 1;
   while (fn % 2 === 1) {

@@ -33,6 +33,7 @@ import { clusterIdOf, type NodeConfig } from "./config.ts";
 import { claimDataDir, dataDirLayout } from "./data_dir.ts";
 import { DiskAlarm } from "./disk_alarm.ts";
 import { DiskFull } from "./disk_full.ts";
+import { MemberLedger } from "./member_ledger.ts";
 import { encodeMemberInfo, type MemberInfo, MemberRegistry, memberIdFor } from "./members.ts";
 import { NodeMetrics } from "./metrics.ts";
 import { loadPeerTls } from "./peer_tls.ts";
@@ -83,7 +84,7 @@ export interface NodeStatus {
 export class QmeshNode {
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly proposals = new PendingProposals<ApplyResult | null>(REQUEST_TIMEOUT_MS);
-  /** The Raft index of each of this member's applied proposals: the client's ledger receipt. */
+  /** The ledger leaf of each of this member's applied proposals: the client's receipt. */
   private readonly ledgerIndexes = new WeakMap<ApplyResult, number>();
   private readonly reads: ReadBatcher;
   private readonly membershipWaiters = new Set<(stopping?: Error) => void>();
@@ -110,6 +111,8 @@ export class QmeshNode {
     private readonly logger: PinoLogger,
     private readonly onFatal: (error: Error) => void,
     private readonly disk: DiskFull,
+    /** Leaves, proofs and checkpoints of what this member applied. */
+    readonly ledger: MemberLedger,
   ) {
     const lease = config.unsafeTestingKnobs.includes("leaseReadsWithoutCheckQuorum");
     this.reads = new ReadBatcher(REQUEST_TIMEOUT_MS, id, (requestId) =>
@@ -149,6 +152,7 @@ export class QmeshNode {
     }));
     const bootstrap = config.initialClusterState === "new" ? initialMembers.map((m) => m.id) : null;
     const state = await openState(layout, isNew, bootstrap, logger);
+    const ledger = new MemberLedger(state.kv);
     const stored = state.kv.getMeta(MEMBERS_META_KEY);
     const members =
       stored === undefined ? new MemberRegistry(initialMembers) : MemberRegistry.decode(stored);
@@ -184,14 +188,14 @@ export class QmeshNode {
     const disk = new DiskFull(config.dataDir, logger);
     const member = new RaftMember(
       raft,
-      { ...state, metrics, logger, disk: disk.retry, paths: layout },
+      { ...state, metrics, logger, disk: disk.retry, paths: layout, ledger },
       members,
       {
         send: (messages) => transport.send(messages),
         flush: () => transport.flush(),
         sendSnapshot: (message) => node!.sendSnapshot(message),
-        onProposalApplied: (sequence, result, index) => {
-          if (result !== null) node?.ledgerIndexes.set(result, index);
+        onProposalApplied: (sequence, result, leafIndex) => {
+          if (result !== null && leafIndex !== null) node?.ledgerIndexes.set(result, leafIndex);
           node?.proposals.resolve(sequence, result);
         },
         onReadState: (requestId, index) => node?.reads.accept(requestId, index),
@@ -214,6 +218,7 @@ export class QmeshNode {
       logger,
       onFatal,
       disk,
+      ledger,
     );
     try {
       await transport.listen();
@@ -346,7 +351,7 @@ export class QmeshNode {
     return this.state.kv.range(request);
   }
 
-  /** The log index that holds a write this member proposed (its ledger receipt). */
+  /** The ledger leaf that records a write this member proposed (its receipt). */
   ledgerIndexOf(result: ApplyResult): number | undefined {
     return this.ledgerIndexes.get(result);
   }

@@ -10,6 +10,7 @@
 
 import { rm } from "node:fs/promises";
 import type { ApplyItem, ApplyResult, MvccStore } from "../kv/index.ts";
+import { LeafKind } from "../ledger/index.ts";
 import {
   ConfChangeType,
   type ConfState,
@@ -28,6 +29,7 @@ import {
 } from "../raft/index.ts";
 import type { SnapshotFiles, Wal } from "../storage/index.ts";
 import type { DiskRetry } from "./disk_retry.ts";
+import type { LeafSource, MemberLedger } from "./member_ledger.ts";
 import { decodeMemberInfo, type MemberRegistry } from "./members.ts";
 import type { NodeMetrics } from "./metrics.ts";
 import { decodeProposal, ProposalKind } from "./proposal.ts";
@@ -45,6 +47,7 @@ export interface RaftMemberIo {
   /** Where each store lives, to name it when its disk is full. */
   readonly paths: { readonly wal: string; readonly kv: string };
   readonly disk: DiskRetry;
+  readonly ledger: MemberLedger;
 }
 
 export interface RaftMemberHooks {
@@ -53,8 +56,11 @@ export interface RaftMemberHooks {
   flush(): void;
   /** Streams the state machine to a lagging follower; resolves true when it was installed. */
   sendSnapshot(message: Message): Promise<boolean>;
-  /** A proposal of this member was applied (result null: it was a no-op for the store). */
-  onProposalApplied(sequence: number, result: ApplyResult | null, index: number): void;
+  /**
+   * A proposal of this member was applied (result null: it was a no-op for the store) as ledger
+   * leaf `leafIndex` (the client's receipt).
+   */
+  onProposalApplied(sequence: number, result: ApplyResult | null, leafIndex: number | null): void;
   onReadState(requestId: Uint8Array, index: number): void;
   onApplied(appliedIndex: number): void;
   onLeaderChange(leader: NodeId, isLeader: boolean, term: number): void;
@@ -285,19 +291,25 @@ export class RaftMember {
   private async apply(entries: readonly Entry[]): Promise<void> {
     const items: ApplyItem[] = new Array(entries.length);
     const ours: (number | null)[] = new Array(entries.length);
+    const leaves: (LeafSource | null)[] = new Array(entries.length);
+    const leafIndexes: (number | null)[] = new Array(entries.length).fill(null);
     let membersChanged = false;
     for (let i = 0; i < entries.length; i++) {
       const entry = entries[i]!;
       ours[i] = null;
+      leaves[i] = null;
       if (entry.type === EntryType.ConfChange) {
         this.applyConfChange(entry);
         membersChanged = true;
         items[i] = { index: entry.index, command: null, meta: this.membersMeta() };
+        leaves[i] = leafOf(entry, LeafKind.Membership, 0, entry.data);
       } else if (entry.data.length === 0) {
         items[i] = { index: entry.index, command: null };
       } else {
         const proposal = decodeProposal(entry.data);
         if (proposal.proposer === this.id) ours[i] = proposal.sequence;
+        const kind = proposal.kind === ProposalKind.Kv ? LeafKind.Kv : LeafKind.MemberAttributes;
+        leaves[i] = leafOf(entry, kind, proposal.proposer, proposal.payload);
         if (proposal.kind === ProposalKind.Kv) {
           items[i] = { index: entry.index, command: proposal.payload };
         } else {
@@ -309,8 +321,9 @@ export class RaftMember {
       }
     }
     // Conf changes and members above are taken once; only the LMDB commit is retried.
+    const ledger = this.io.ledger.batch(leaves, leafIndexes);
     const results = await this.io.disk.run(this.io.paths.kv, () =>
-      this.io.kv.apply(items, performance.now()),
+      this.io.kv.apply(items, performance.now(), ledger),
     );
     this.raftApplied = entries[entries.length - 1]!.index;
     this.io.metrics.committedEntries.inc(entries.length);
@@ -318,7 +331,7 @@ export class RaftMember {
     for (let i = 0; i < entries.length; i++) {
       const sequence = ours[i];
       if (sequence !== null && sequence !== undefined) {
-        this.hooks.onProposalApplied(sequence, results[i] ?? null, entries[i]!.index);
+        this.hooks.onProposalApplied(sequence, results[i] ?? null, leafIndexes[i] ?? null);
       }
     }
     if (membersChanged) this.hooks.onMembersChanged(this.confState);
@@ -366,4 +379,8 @@ export class RaftMember {
     this.io.metrics.snapshotsCreated.inc();
     this.io.logger.info(`snapshot at index ${index}; log compacted to ${compactTo}`);
   }
+}
+
+function leafOf(entry: Entry, kind: LeafKind, proposer: number, request: Uint8Array): LeafSource {
+  return { kind, index: entry.index, term: entry.term, proposer, request };
 }

@@ -62,7 +62,7 @@ export function responseHeader(node: QmeshNode, revision?: number): ResponseHead
   };
 }
 
-/** Trailing metadata key for qmesh's ledger receipt: the Raft index holding a write. */
+/** Trailing metadata key for qmesh's ledger receipt: the index of the leaf recording a write. */
 export const LEDGER_INDEX_METADATA = "qmesh-ledger-index";
 
 /** What a unary handler returns: the response, and for writes the index of their log entry. */

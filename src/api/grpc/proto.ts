@@ -9,7 +9,13 @@ import * as protoLoader from "@grpc/proto-loader";
 
 const PROTO_DIR = fileURLToPath(new URL("../proto/", import.meta.url));
 
-export const PROTO_FILES = ["rpc.proto", "v3lock.proto", "v3election.proto", "health.proto"];
+export const PROTO_FILES = [
+  "rpc.proto",
+  "v3lock.proto",
+  "v3election.proto",
+  "health.proto",
+  "ledger.proto",
+];
 
 export const LOAD_OPTIONS: protoLoader.Options = {
   includeDirs: [PROTO_DIR],
@@ -35,6 +41,7 @@ const loaded = grpc.loadPackageDefinition(packageDefinition) as unknown as {
   v3lockpb: { Lock: ServiceConstructor };
   v3electionpb: { Election: ServiceConstructor };
   grpc: { health: { v1: { Health: ServiceConstructor } } };
+  qmesh: { v1: { Ledger: ServiceConstructor } };
 };
 
 /** Service constructors: `.service` is the server-side definition, `new X(addr, creds)` a client. */
@@ -48,4 +55,5 @@ export const services = {
   Lock: loaded.v3lockpb.Lock,
   Election: loaded.v3electionpb.Election,
   Health: loaded.grpc.health.v1.Health,
+  Ledger: loaded.qmesh.v1.Ledger,
 };

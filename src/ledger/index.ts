@@ -1,0 +1,3 @@
+export * from "./leaf.ts";
+export * from "./merkle.ts";
+export * from "./tree_store.ts";

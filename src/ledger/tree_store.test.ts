@@ -1,0 +1,138 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import { open, type RootDatabase } from "lmdb";
+import { decodeLeaf, encodeLeaf, LeafKind } from "./leaf.ts";
+import { hashChildren, hashLeaf, verifyConsistency, verifyInclusion } from "./merkle.ts";
+import { type LedgerDb, LedgerTree } from "./tree_store.ts";
+
+const dirs: string[] = [];
+after(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+function openEnv(dir?: string): { env: RootDatabase; db: LedgerDb; dir: string } {
+  const path = dir ?? mkdtempSync(join(tmpdir(), "qmesh-ledger-"));
+  if (dir === undefined) dirs.push(path);
+  const env = open({ path, maxDbs: 4 });
+  const db = env.openDB<Uint8Array, Uint8Array>({
+    name: "ledger",
+    keyEncoding: "binary",
+    encoding: "binary",
+  });
+  return { env: env as RootDatabase, db, dir: path };
+}
+
+/** RFC 9162's MTH, straight from its recursive definition. */
+function referenceRoot(leaves: readonly Uint8Array[]): Uint8Array {
+  if (leaves.length === 1) return hashLeaf(leaves[0]!);
+  let k = 1;
+  while (k * 2 < leaves.length) k *= 2;
+  return hashChildren(referenceRoot(leaves.slice(0, k)), referenceRoot(leaves.slice(k)));
+}
+
+function leafBytes(i: number): Uint8Array {
+  return encodeLeaf({
+    kind: LeafKind.Kv,
+    index: i + 3,
+    term: 2,
+    proposer: 7,
+    revision: i + 2,
+    rejected: i % 5 === 4 ? "NoSpace: database space exceeded" : null,
+    request: new TextEncoder().encode(`put k${i}`),
+  });
+}
+
+function appendBatch(env: RootDatabase, tree: LedgerTree, from: number, count: number): void {
+  env.transactionSync(() => {
+    for (let i = from; i < from + count; i++) tree.append(leafBytes(i), i % 5 === 4 ? null : i + 2);
+    tree.finish();
+  });
+  tree.committed();
+}
+
+test("roots and proofs of the persisted tree match RFC 9162 at every size, across batches", () => {
+  const { env, db } = openEnv();
+  const tree = new LedgerTree(db);
+  const all: Uint8Array[] = [];
+  let appended = 0;
+  for (const batch of [1, 2, 3, 1, 8, 5, 13, 1, 30]) {
+    appendBatch(env, tree, appended, batch);
+    for (let i = appended; i < appended + batch; i++) all.push(leafBytes(i));
+    appended += batch;
+    assert.deepEqual(tree.root(), referenceRoot(all));
+  }
+  for (let size = 1; size <= appended; size++) {
+    const root = tree.root(size);
+    assert.deepEqual(root, referenceRoot(all.slice(0, size)));
+    for (const index of [0, Math.floor(size / 2), size - 1]) {
+      const proof = tree.inclusionProof(index, size);
+      assert.ok(verifyInclusion(hashLeaf(all[index]!), index, size, proof, root));
+    }
+    const consistency = tree.consistencyProof(size, appended);
+    assert.ok(verifyConsistency(size, appended, consistency, root, tree.root()));
+  }
+  assert.throws(() => tree.root(appended + 1), /outside 0\.\.64/);
+});
+
+test("a reopened tree resumes where it was and keeps appending correctly", async () => {
+  const first = openEnv();
+  const tree = new LedgerTree(first.db);
+  appendBatch(first.env, tree, 0, 37);
+  await first.env.close();
+  const again = openEnv(first.dir);
+  const resumed = new LedgerTree(again.db);
+  assert.equal(resumed.size, 37);
+  appendBatch(again.env, resumed, 37, 26);
+  const all = Array.from({ length: 63 }, (_, i) => leafBytes(i));
+  assert.deepEqual(resumed.root(), referenceRoot(all));
+  await again.env.close();
+});
+
+test("an aborted transaction leaves no trace: the next batch lands where it would have", () => {
+  const { env, db } = openEnv();
+  const tree = new LedgerTree(db);
+  appendBatch(env, tree, 0, 5);
+  assert.throws(() =>
+    env.transactionSync(() => {
+      tree.append(leafBytes(99), null);
+      tree.append(leafBytes(98), null);
+      tree.finish();
+      throw new Error("disk full");
+    }),
+  );
+  tree.rollback();
+  assert.equal(tree.size, 5);
+  assert.equal(tree.leaf(5), undefined);
+  appendBatch(env, tree, 5, 4);
+  assert.deepEqual(tree.root(), referenceRoot(Array.from({ length: 9 }, (_, i) => leafBytes(i))));
+});
+
+test("leaves are served by index and by the revision they created, and decode", () => {
+  const { env, db } = openEnv();
+  const tree = new LedgerTree(db);
+  appendBatch(env, tree, 0, 12);
+  const page = [...tree.leaves(3, 4)];
+  assert.deepEqual(
+    page.map((p) => p.index),
+    [3, 4, 5, 6],
+  );
+  assert.deepEqual(page[0]!.leaf, leafBytes(3));
+  assert.equal([...tree.leaves(10, 100)].length, 2);
+  // Leaf 4 was rejected: it created no revision.
+  assert.equal(decodeLeaf(tree.leaf(4)!).rejected, "NoSpace: database space exceeded");
+  assert.equal(tree.leafIndexForRevision(6), undefined);
+  assert.equal(tree.leafIndexForRevision(7), 5);
+  assert.equal(decodeLeaf(tree.leaf(tree.leafIndexForRevision(7)!)!).revision, 7);
+});
+
+test("a missing node is reported as damage, not as a wrong proof", () => {
+  const { env, db } = openEnv();
+  const tree = new LedgerTree(db);
+  appendBatch(env, tree, 0, 8);
+  // The level-1 node over leaves 2 and 3.
+  db.removeSync(Uint8Array.of(0, 1, 0, 0, 0, 0, 0, 0, 0, 1));
+  assert.throws(() => tree.inclusionProof(0, 8), /ledger node \(level 1, index 1\) is missing/);
+});
