@@ -51,6 +51,8 @@ const FLAG_HELP: Record<(typeof CONFIG_FIELDS)[number], string> = {
   peerTrustedCaFile: "CA that signs every member's peer certificate (PEM)",
   peerClientCertAuth: "accepted for etcd's sake: qmesh always authenticates peers",
   enableFaultInjection: "accept POST /qmesh/v1/fault (delay, loss, partitions) — tests only",
+  ledger:
+    "record every applied entry in the signed Merkle ledger (default true; false only to measure its cost, and for the data directory's whole life)",
   unsafeTestingKnobs:
     "deliberate bugs for the fault suite's self-check (leaseReadsWithoutCheckQuorum); needs --enable-fault-injection",
 };

@@ -66,6 +66,8 @@ export interface NodeConfig {
   readonly logLevel: "debug" | "info" | "warn" | "error" | "fatal";
   /** Accept fault-injection requests (delay, loss, partitions) on the client port: tests only. */
   readonly enableFaultInjection: boolean;
+  /** Record every applied entry in the Merkle ledger (off only to measure what it costs). */
+  readonly ledger: boolean;
   /**
    * Deliberate bugs, so that the fault-injection suite can show it catches them; only with
    * enableFaultInjection. "leaseReadsWithoutCheckQuorum": reads from the leader's lease with
@@ -92,6 +94,7 @@ export const CONFIG_DEFAULTS = {
   autoCompactionRetention: "0",
   logLevel: "info",
   enableFaultInjection: false,
+  ledger: true,
 } as const;
 
 /** etcd's maxElectionMs: longer timeouts are refused. */
@@ -142,6 +145,7 @@ export const CONFIG_FIELDS = [
   "peerClientCertAuth",
   "enableFaultInjection",
   "unsafeTestingKnobs",
+  "ledger",
 ] as const;
 
 /** Settings that are on/off: as flags they may stand alone (`--client-cert-auth`), as in etcd. */
@@ -149,6 +153,7 @@ export const BOOLEAN_FIELDS: readonly (typeof CONFIG_FIELDS)[number][] = [
   "clientCertAuth",
   "peerClientCertAuth",
   "enableFaultInjection",
+  "ledger",
 ];
 
 /** Field name as a flag, for messages: dataDir → --data-dir. */
@@ -241,6 +246,7 @@ export function parseNodeConfig(raw: RawConfig): NodeConfig {
     autoCompaction: autoCompaction(raw),
     logLevel: (logLevel === "panic" ? "fatal" : logLevel) as NodeConfig["logLevel"],
     enableFaultInjection: boolean(raw, "enableFaultInjection", false),
+    ledger: boolean(raw, "ledger", true),
     unsafeTestingKnobs: testingKnobs(raw),
   };
 }

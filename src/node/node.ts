@@ -152,7 +152,14 @@ export class QmeshNode {
     }));
     const bootstrap = config.initialClusterState === "new" ? initialMembers.map((m) => m.id) : null;
     const state = await openState(layout, isNew, bootstrap, logger);
-    const ledger = new MemberLedger(state.kv);
+    let ledger: MemberLedger;
+    try {
+      ledger = new MemberLedger(state.kv, config.ledger);
+    } catch (error) {
+      await state.wal.close();
+      await state.kv.close();
+      throw error;
+    }
     const stored = state.kv.getMeta(MEMBERS_META_KEY);
     const members =
       stored === undefined ? new MemberRegistry(initialMembers) : MemberRegistry.decode(stored);

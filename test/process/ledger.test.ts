@@ -221,3 +221,35 @@ test("the JSON gateway serves the same proofs, bytes in base64", { timeout: 30_0
   assert.equal(missing.status, 400);
   assert.match(String(missing.body.message), /beyond this member's ledger/);
 });
+
+test("--ledger false answers ledger calls with why, and the setting holds for the data directory", {
+  timeout: 60_000,
+}, async () => {
+  const solo = new TestCluster();
+  try {
+    await solo.define(["s1"]);
+    await solo.start("s1", ["s1"], "new", ["--ledger", "false"]);
+    await solo.waitForLeader(["s1"]);
+    await solo.put("s1", "k", "v");
+    const c = connectEtcd(solo.spec("s1").clientUrl);
+    await assert.rejects(c.call("Ledger", "Checkpoint", {}), (error: grpc.ServiceError) => {
+      assert.equal(error.code, grpc.status.FAILED_PRECONDITION);
+      assert.match(
+        error.details,
+        /the ledger is off on this member \(started with --ledger false\)/,
+      );
+      return true;
+    });
+    c.close();
+    await solo.kill9("s1");
+    // Turning it on now would start the ledger mid-history: refused, nothing touched.
+    await assert.rejects(
+      solo.start("s1", ["s1"], "new", ["--ledger", "true"]),
+      /ledger would start mid-history; keep --ledger false for it, or start a new data directory/,
+    );
+    await solo.start("s1", ["s1"], "new", ["--ledger", "false"]);
+    assert.equal(await solo.get("s1", "k"), "v");
+  } finally {
+    await solo.destroy();
+  }
+});

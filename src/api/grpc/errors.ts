@@ -1,6 +1,7 @@
 // One mapping from qmesh's internal errors to the gRPC status etcd returns for the same failure.
 import { status as Status } from "@grpc/grpc-js";
 import { KvError, LeaseNotFoundError } from "../../kv/index.ts";
+import { LedgerOffError } from "../../node/member_ledger.ts";
 import {
   MembershipError,
   NotLeaderError,
@@ -20,7 +21,7 @@ export function toRpcError(error: Error): RpcError {
   if (error instanceof RequestTimeoutError) return EtcdErrors.timeout;
   if (error instanceof NotLeaderError) return EtcdErrors.noLeader;
   if (error instanceof StoppedError) return EtcdErrors.stopped;
-  if (error instanceof MembershipError)
+  if (error instanceof MembershipError || error instanceof LedgerOffError)
     return new RpcError(Status.FAILED_PRECONDITION, error.message);
   if (error instanceof BadRequestError) return new RpcError(Status.INVALID_ARGUMENT, error.message);
   if (error instanceof ApiError) return new RpcError(error.grpcCode, error.message);

@@ -28,7 +28,7 @@ function count(value: unknown, field: string): number {
 
 /** A tree size the member has reached; 0 means its latest. */
 function treeSize(node: QmeshNode, value: unknown, field: string): number {
-  const latest = node.ledger.tree.committedTreeSize;
+  const latest = node.ledger.check().committedTreeSize;
   const size = count(value, field);
   if (size === 0) return latest;
   if (size > latest) {
@@ -45,7 +45,7 @@ const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString("base64");
 
 export function checkpoint(node: QmeshNode, pb: Json): Json {
   const size = treeSize(node, pb.tree_size, "tree_size");
-  const root = node.ledger.tree.root(size);
+  const root = node.ledger.check().root(size);
   const origin = ledgerOrigin(node.clusterId);
   return {
     header: header(node),
@@ -57,7 +57,7 @@ export function checkpoint(node: QmeshNode, pb: Json): Json {
 }
 
 export function inclusion(node: QmeshNode, pb: Json): Json {
-  const tree = node.ledger.tree;
+  const tree = node.ledger.check();
   const size = treeSize(node, pb.tree_size, "tree_size");
   let index: number;
   if (pb.target === "revision") {
@@ -91,7 +91,7 @@ export function inclusion(node: QmeshNode, pb: Json): Json {
 }
 
 export function consistency(node: QmeshNode, pb: Json): Json {
-  const tree = node.ledger.tree;
+  const tree = node.ledger.check();
   const to = treeSize(node, pb.to_size, "to_size");
   const from = count(pb.from_size, "from_size");
   if (from > to) {
@@ -111,7 +111,7 @@ export function consistency(node: QmeshNode, pb: Json): Json {
 }
 
 export function leaves(node: QmeshNode, pb: Json): Json {
-  const tree = node.ledger.tree;
+  const tree = node.ledger.check();
   const size = tree.committedTreeSize;
   const start = count(pb.start, "start");
   const asked = count(pb.limit, "limit");
