@@ -2,7 +2,13 @@
 // the same fields as the gRPC messages, bytes as base64, 64-bit integers as decimal strings.
 
 import type { Route } from "./common.ts";
-import { checkpoint, consistency, inclusion, leaves } from "./grpc/ledger_service.ts";
+import {
+  checkpoint,
+  consistency,
+  inclusion,
+  inclusionBatch,
+  leaves,
+} from "./grpc/ledger_service.ts";
 import type { Json } from "./json.ts";
 
 function base64Bytes(value: unknown): unknown {
@@ -20,6 +26,8 @@ export const ledgerRoutes: Record<string, Route> = {
     base64Bytes(
       inclusion(node, { ...body, target: body.revision === undefined ? "leaf_index" : "revision" }),
     ) as Json,
+  "/v3/ledger/inclusionproofs": async (node, body) =>
+    base64Bytes(inclusionBatch(node, body)) as Json,
   "/v3/ledger/consistencyproof": async (node, body) => base64Bytes(consistency(node, body)) as Json,
   "/v3/ledger/leaves": async (node, body) => base64Bytes(leaves(node, body)) as Json,
 };

@@ -38,20 +38,39 @@ function split(n: number): number {
   return k;
 }
 
+/**
+ * Hashes of the incomplete subtrees of one tree size, by their first leaf: in a tree of n
+ * leaves every incomplete subtree ends at n, so one map per size is enough. Proofs for the same
+ * size share them instead of re-hashing the tree's right edge every time.
+ */
+export type EdgeHashes = Map<number, Uint8Array>;
+
 /** MTH(D[start:end]) from stored complete subtrees. */
-export function subtreeHash(nodes: NodeHashes, start: number, end: number): Uint8Array {
+export function subtreeHash(
+  nodes: NodeHashes,
+  start: number,
+  end: number,
+  edge?: EdgeHashes,
+): Uint8Array {
   const width = end - start;
   if (width <= 0) return EMPTY_ROOT;
   // A complete, aligned subtree is stored whole.
   // (Not width & (width - 1): bitwise operators truncate to 32 bits, and logs outgrow that.)
   const level = Math.log2(width);
   if (Number.isInteger(level) && start % width === 0) return nodes(level, start / width);
+  const known = edge?.get(start);
+  if (known !== undefined) return known;
   const k = split(width);
-  return hashChildren(subtreeHash(nodes, start, start + k), subtreeHash(nodes, start + k, end));
+  const hash = hashChildren(
+    subtreeHash(nodes, start, start + k, edge),
+    subtreeHash(nodes, start + k, end, edge),
+  );
+  edge?.set(start, hash);
+  return hash;
 }
 
-export function rootHash(nodes: NodeHashes, size: number): Uint8Array {
-  return subtreeHash(nodes, 0, size);
+export function rootHash(nodes: NodeHashes, size: number, edge?: EdgeHashes): Uint8Array {
+  return subtreeHash(nodes, 0, size, edge);
 }
 
 function checkRange(what: string, value: number, low: number, high: number): void {
@@ -61,7 +80,12 @@ function checkRange(what: string, value: number, low: number, high: number): voi
 }
 
 /** PATH(index, D[size]): the audit path, leaf side first (RFC 9162 2.1.3.1). */
-export function inclusionProof(nodes: NodeHashes, index: number, size: number): Uint8Array[] {
+export function inclusionProof(
+  nodes: NodeHashes,
+  index: number,
+  size: number,
+  edge?: EdgeHashes,
+): Uint8Array[] {
   checkRange("leaf index", index, 0, size - 1);
   const proof: Uint8Array[] = [];
   let start = 0;
@@ -70,10 +94,10 @@ export function inclusionProof(nodes: NodeHashes, index: number, size: number): 
   while (end - start > 1) {
     const k = split(end - start);
     if (index < start + k) {
-      proof.push(subtreeHash(nodes, start + k, end));
+      proof.push(subtreeHash(nodes, start + k, end, edge));
       end = start + k;
     } else {
-      proof.push(subtreeHash(nodes, start, start + k));
+      proof.push(subtreeHash(nodes, start, start + k, edge));
       start += k;
     }
   }
@@ -85,6 +109,7 @@ export function consistencyProof(
   nodes: NodeHashes,
   oldSize: number,
   newSize: number,
+  edge?: EdgeHashes,
 ): Uint8Array[] {
   checkRange("old size", oldSize, 0, newSize);
   if (oldSize === 0 || oldSize === newSize) return [];
@@ -96,20 +121,21 @@ export function consistencyProof(
   while (m !== end - start) {
     const k = split(end - start);
     if (m <= k) {
-      proof.push(subtreeHash(nodes, start + k, end));
+      proof.push(subtreeHash(nodes, start + k, end, edge));
       end = start + k;
     } else {
-      proof.push(subtreeHash(nodes, start, start + k));
+      proof.push(subtreeHash(nodes, start, start + k, edge));
       start += k;
       m -= k;
       complete = false;
     }
   }
-  if (!complete) proof.push(subtreeHash(nodes, start, end));
+  if (!complete) proof.push(subtreeHash(nodes, start, end, edge));
   return proof.reverse();
 }
 
-function equal(a: Uint8Array, b: Uint8Array): boolean {
+/** Byte equality in time independent of where the first difference is. */
+export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   let difference = 0;
   for (let i = 0; i < a.length; i++) difference |= a[i]! ^ b[i]!;
@@ -156,7 +182,7 @@ export function verifyInclusion(
   root: Uint8Array,
 ): boolean {
   const computed = rootFromInclusionProof(leafHash, index, size, proof);
-  return computed !== null && equal(computed, root);
+  return computed !== null && equalBytes(computed, root);
 }
 
 /** RFC 9162 2.1.4.2: does `proof` show the tree of newSize extends the tree of oldSize? */
@@ -169,7 +195,7 @@ export function verifyConsistency(
 ): boolean {
   if (!Number.isSafeInteger(oldSize) || !Number.isSafeInteger(newSize)) return false;
   if (oldSize < 0 || oldSize > newSize) return false;
-  if (oldSize === newSize) return proof.length === 0 && equal(oldRoot, newRoot);
+  if (oldSize === newSize) return proof.length === 0 && equalBytes(oldRoot, newRoot);
   if (oldSize === 0) return proof.length === 0;
   if (proof.length === 0 || proof.some((p) => p.length !== HASH_BYTES)) return false;
   const path = [...proof];
@@ -198,7 +224,7 @@ export function verifyConsistency(
     fn = Math.floor(fn / 2);
     sn = Math.floor(sn / 2);
   }
-  return sn === 0 && equal(fr, oldRoot) && equal(sr, newRoot);
+  return sn === 0 && equalBytes(fr, oldRoot) && equalBytes(sr, newRoot);
 }
 
 /** A complete subtree that an append finished: store it under (level, index). */

@@ -7,6 +7,7 @@ import { open, type RootDatabase } from "lmdb";
 import { decodeLeaf, encodeLeaf, LeafKind } from "./leaf.ts";
 import { hashChildren, hashLeaf, verifyConsistency, verifyInclusion } from "./merkle.ts";
 import { type LedgerDb, LedgerTree } from "./tree_store.ts";
+import { verifyStoredTree } from "./verify_tree.ts";
 
 const dirs: string[] = [];
 after(() => {
@@ -135,4 +136,45 @@ test("a missing node is reported as damage, not as a wrong proof", () => {
   // The level-1 node over leaves 2 and 3.
   db.removeSync(Uint8Array.of(0, 1, 0, 0, 0, 0, 0, 0, 0, 1));
   assert.throws(() => tree.inclusionProof(0, 8), /ledger node \(level 1, index 1\) is missing/);
+});
+
+test("verifying the stored tree from its leaves finds each kind of tampering, with its index", () => {
+  const { env, db } = openEnv();
+  const tree = new LedgerTree(db);
+  appendBatch(env, tree, 0, 21);
+  const clean = verifyStoredTree(tree);
+  assert.deepEqual(clean.problems, []);
+  assert.deepEqual(clean.root, tree.root());
+  const progress: number[] = [];
+  verifyStoredTree(tree, (done) => progress.push(done));
+  assert.equal(progress.at(-1), 21);
+
+  const leafKey = (i: number) => Uint8Array.of(1, 0, 0, 0, 0, 0, 0, 0, i);
+  const nodeKey = (level: number, i: number) => Uint8Array.of(0, level, 0, 0, 0, 0, 0, 0, 0, i);
+  const original = tree.leaf(5)!;
+  const changed = Uint8Array.from(original);
+  changed[changed.length - 1]! ^= 1;
+  db.putSync(leafKey(5), changed);
+  assert.match(verifyStoredTree(tree).problems[0]!.message, /leaf 5's stored hash does not match/);
+  db.putSync(leafKey(5), original);
+
+  const node = tree.storedNode(2, 1)!;
+  const forged = Uint8Array.from(node);
+  forged[0]! ^= 0x80;
+  db.putSync(nodeKey(2, 1), forged);
+  const forgedProblems = verifyStoredTree(tree).problems;
+  assert.equal(forgedProblems[0]!.index, 4);
+  assert.match(forgedProblems[0]!.message, /stored hash over leaves 4\.\.7 does not match/);
+  db.putSync(nodeKey(2, 1), node);
+
+  db.removeSync(leafKey(9));
+  assert.match(verifyStoredTree(tree).problems[0]!.message, /leaf 9 is missing/);
+  db.putSync(leafKey(9), leafBytes(9));
+  assert.deepEqual(verifyStoredTree(tree).problems, []);
+
+  db.putSync(leafKey(40), leafBytes(40));
+  assert.match(
+    verifyStoredTree(tree).problems[0]!.message,
+    /leaf 40 is stored past the tree's size 21/,
+  );
 });

@@ -11,6 +11,7 @@
 import type { Database } from "lmdb";
 import {
   consistencyProof,
+  type EdgeHashes,
   hashLeaf,
   inclusionProof,
   MerkleAppender,
@@ -38,6 +39,8 @@ export class LedgerTree {
   private readonly indexKey = Buffer.alloc(9);
   private readonly u64 = Buffer.alloc(8);
   private readonly newNodes: NewNode[] = [];
+  /** Right-edge hashes of the last few sizes asked about (proofs cluster on recent sizes). */
+  private readonly edges = new Map<number, EdgeHashes>();
 
   constructor(private db: LedgerDb) {
     this.committedSize = this.readSize();
@@ -89,23 +92,43 @@ export class LedgerTree {
 
   /** The transaction was aborted (or the store replaced): forget what it appended. */
   rollback(): void {
+    // A new environment (a snapshot installed) may hold another history for the same sizes.
+    this.edges.clear();
     this.committedSize = this.readSize();
     this.appender = MerkleAppender.resume(this.committedSize, this.nodes);
   }
 
   root(size = this.committedSize): Uint8Array {
     this.checkSize(size);
-    return size === this.appender.treeSize ? this.appender.root() : rootHash(this.nodes, size);
+    return size === this.appender.treeSize
+      ? this.appender.root()
+      : rootHash(this.nodes, size, this.edgeOf(size));
   }
 
   inclusionProof(index: number, size = this.committedSize): Uint8Array[] {
     this.checkSize(size);
-    return inclusionProof(this.nodes, index, size);
+    return inclusionProof(this.nodes, index, size, this.edgeOf(size));
   }
 
   consistencyProof(oldSize: number, newSize = this.committedSize): Uint8Array[] {
     this.checkSize(newSize);
-    return consistencyProof(this.nodes, oldSize, newSize);
+    return consistencyProof(this.nodes, oldSize, newSize, this.edgeOf(newSize));
+  }
+
+  private edgeOf(size: number): EdgeHashes {
+    let edge = this.edges.get(size);
+    if (edge === undefined) {
+      if (this.edges.size >= 8) this.edges.delete(this.edges.keys().next().value!);
+      edge = new Map();
+      this.edges.set(size, edge);
+    }
+    return edge;
+  }
+
+  /** A stored subtree hash as it is on disk (no check): for audits of the store itself. */
+  storedNode(level: number, index: number): Uint8Array | undefined {
+    const value = this.db.getBinary(this.nodeKeyOf(level, index));
+    return value === undefined ? undefined : Uint8Array.from(value);
   }
 
   leaf(index: number): Uint8Array | undefined {
@@ -136,7 +159,8 @@ export class LedgerTree {
           "the ledger database is damaged; run `qmesh ledger verify` on the data directory",
       );
     }
-    return Uint8Array.from(value);
+    // getBinary already returns a fresh copy: a plain view of it, no second copy.
+    return new Uint8Array(value.buffer, value.byteOffset, value.length);
   };
 
   private readSize(): number {
@@ -153,18 +177,24 @@ export class LedgerTree {
   private nodeKeyOf(level: number, index: number): Buffer {
     this.nodeKey[0] = NODE;
     this.nodeKey[1] = level;
-    this.nodeKey.writeBigUInt64BE(BigInt(index), 2);
+    writeU64(this.nodeKey, index, 2);
     return this.nodeKey;
   }
 
   private indexKeyOf(prefix: number, index: number): Buffer {
     this.indexKey[0] = prefix;
-    this.indexKey.writeBigUInt64BE(BigInt(index), 1);
+    writeU64(this.indexKey, index, 1);
     return this.indexKey;
   }
 
   private u64Of(value: number): Buffer {
-    this.u64.writeBigUInt64BE(BigInt(value));
+    writeU64(this.u64, value, 0);
     return this.u64;
   }
+}
+
+/** Big-endian u64 of a safe integer, without a BigInt per key (this runs on every lookup). */
+function writeU64(into: Buffer, value: number, at: number): void {
+  into.writeUInt32BE(Math.floor(value / 0x1_0000_0000), at);
+  into.writeUInt32BE(value >>> 0, at + 4);
 }

@@ -253,3 +253,34 @@ test("--ledger false answers ledger calls with why, and the setting holds for th
     await solo.destroy();
   }
 });
+
+test("proofs in bulk: each verifies against the one root, and oversized batches are refused", {
+  timeout: 30_000,
+}, async () => {
+  const c = client("n2");
+  const { tree_size } = await c.call("Ledger", "Checkpoint", {});
+  const size = Number(tree_size);
+  const indexes = [0, 1, Math.floor(size / 2), size - 1];
+  const batch = await c.call("Ledger", "InclusionProofs", {
+    leaf_indexes: indexes.map(String),
+    tree_size,
+  });
+  assert.equal(batch.proofs.length, indexes.length);
+  for (const [i, p] of batch.proofs.entries()) {
+    assert.equal(Number(p.leaf_index), indexes[i]);
+    assert.ok(
+      verifyInclusion(
+        hashLeaf(bytes(p.leaf)),
+        indexes[i]!,
+        size,
+        p.proof.map(bytes),
+        bytes(batch.root_hash),
+      ),
+      `leaf ${indexes[i]}`,
+    );
+  }
+  await assert.rejects(
+    c.call("Ledger", "InclusionProofs", { leaf_indexes: Array.from({ length: 1001 }, () => "0") }),
+    /1001 leaf_indexes is above 1000 per call; split the request/,
+  );
+});

@@ -90,6 +90,35 @@ export function inclusion(node: QmeshNode, pb: Json): Json {
   };
 }
 
+export const MAX_PROOFS_PER_CALL = 1000;
+
+export function inclusionBatch(node: QmeshNode, pb: Json): Json {
+  const tree = node.ledger.check();
+  const size = treeSize(node, pb.tree_size, "tree_size");
+  const indexes = (pb.leaf_indexes as unknown[] | undefined) ?? [];
+  if (indexes.length > MAX_PROOFS_PER_CALL) {
+    throw new RpcError(
+      GRPC_INVALID_ARGUMENT,
+      `${indexes.length} leaf_indexes is above ${MAX_PROOFS_PER_CALL} per call; split the request`,
+    );
+  }
+  const proofs = indexes.map((value, i) => {
+    const index = count(value, `leaf_indexes[${i}]`);
+    if (index >= size) {
+      throw new RpcError(
+        GRPC_OUT_OF_RANGE,
+        `leaf_indexes[${i}] = ${index} is not in a tree of ${size} leaves`,
+      );
+    }
+    return {
+      leaf_index: String(index),
+      leaf: tree.leaf(index)!,
+      proof: tree.inclusionProof(index, size),
+    };
+  });
+  return { header: header(node), tree_size: String(size), root_hash: tree.root(size), proofs };
+}
+
 export function consistency(node: QmeshNode, pb: Json): Json {
   const tree = node.ledger.check();
   const to = treeSize(node, pb.to_size, "to_size");
@@ -145,6 +174,7 @@ export function ledgerService(ctx: ApiContext): grpc.UntypedServiceImplementatio
   return {
     Checkpoint: unary(guarded(checkpoint)),
     InclusionProof: unary(guarded(inclusion)),
+    InclusionProofs: unary(guarded(inclusionBatch)),
     ConsistencyProof: unary(guarded(consistency)),
     Leaves: unary(guarded(leaves)),
   };

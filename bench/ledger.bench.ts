@@ -1,0 +1,229 @@
+// npm run bench:ledger — what the ledger costs and how fast it answers, in one run:
+//   1. put throughput and latency of a 3-member cluster with the ledger on against the same build
+//      with --ledger false, alternated (on, off, off, on) so drift on a shared machine cancels;
+//   2. inclusion proofs served per second by one member over gRPC (each checked by the client),
+//      and the proofs per second the member's tree computes in-process (no RPC);
+//   3. verifying a member's stored tree from its leaves (the core of `qmesh ledger verify`);
+//   4. Ed25519 and ML-DSA-65 checkpoint signing and verification.
+import { spawn } from "node:child_process";
+import { parseArgs } from "node:util";
+import { MvccStore } from "../src/kv/index.ts";
+import {
+  cosignCheckpoint,
+  generateLedgerKeys,
+  publicLedgerKeys,
+  signCheckpoint,
+  verifyCheckpoint,
+  verifyStoredTree,
+} from "../src/ledger/index.ts";
+import { dataDirLayout } from "../src/node/data_dir.ts";
+import { MemberLedger } from "../src/node/member_ledger.ts";
+import { TestCluster } from "../test/process/harness.ts";
+import { percentile, type Run, runLoad } from "./load.ts";
+
+const { values: args } = parseArgs({
+  options: {
+    seconds: { type: "string", default: "10" },
+    concurrency: { type: "string", default: "16,128" },
+  },
+});
+const SECONDS = Number(args.seconds);
+const LEVELS = args.concurrency!.split(",").map(Number);
+const PROOF_CLIENT = new URL("./proof_client.ts", import.meta.url).pathname;
+const NAMES = ["n1", "n2", "n3"];
+const out = (line = "") => process.stdout.write(`${line}\n`);
+
+async function startCluster(ledger: boolean): Promise<{ cluster: TestCluster; leader: string }> {
+  const cluster = new TestCluster();
+  await cluster.define(NAMES);
+  const flags = ["--heartbeat-interval", "100", "--election-timeout", "1000"];
+  await Promise.all(
+    NAMES.map((n) => cluster.start(n, NAMES, "new", [...flags, "--ledger", String(ledger)])),
+  );
+  const leader = await cluster.waitForLeader(NAMES);
+  return { cluster, leader };
+}
+
+/** One round: a fresh cluster, warmed up, then each concurrency level. */
+async function writeRound(ledger: boolean, keep: boolean) {
+  const { cluster, leader } = await startCluster(ledger);
+  const url = cluster.spec(leader).clientUrl;
+  const pids = new Map(NAMES.map((n) => [n, cluster.processes.get(n)!.pid!]));
+  await runLoad([url], 16, new Map(), null, 2);
+  const runs: Run[] = [];
+  for (const level of LEVELS) runs.push(await runLoad([url], level, pids, null, SECONDS));
+  if (!keep) await cluster.destroy();
+  return { runs, cluster, leader };
+}
+
+async function proofsOverGrpc(
+  cluster: TestCluster,
+  leader: string,
+  batch: number,
+  inFlight: number,
+): Promise<number> {
+  const url = cluster.spec(leader).clientUrl;
+  const { body } = await cluster.call(leader, "/v3/ledger/checkpoint", {});
+  const size = String(body.tree_size);
+  const root = String(body.root_hash);
+  // Two processes: one Node client saturates a core well below what the member can answer.
+  const clients = [0, 1].map(() =>
+    spawn(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        PROOF_CLIENT,
+        url,
+        String(inFlight),
+        String(SECONDS),
+        size,
+        root,
+        String(batch),
+      ],
+      {
+        stdio: ["ignore", "pipe", "inherit"],
+      },
+    ),
+  );
+  const results = await Promise.all(
+    clients.map(
+      (child) =>
+        new Promise<{ served: number; failed: number }>((resolve, reject) => {
+          let text = "";
+          child.stdout!.on("data", (chunk: Buffer) => (text += chunk.toString()));
+          child.on("exit", (code) =>
+            code === 0
+              ? resolve(JSON.parse(text))
+              : reject(new Error(`proof client exited ${code}`)),
+          );
+        }),
+    ),
+  );
+  const failed = results.reduce((sum, r) => sum + r.failed, 0);
+  if (failed > 0) out(`  ${failed} proofs failed or did not verify`);
+  return results.reduce((sum, r) => sum + r.served, 0) / SECONDS;
+}
+
+/** Opens a stopped member's store and ledger, as `qmesh ledger verify` does. */
+function openMemberLedger(dataDir: string): { kv: MvccStore; ledger: MemberLedger } {
+  const kv = MvccStore.open(dataDirLayout(dataDir).kv);
+  return { kv, ledger: new MemberLedger(kv) };
+}
+
+function timePerOp(work: () => void, minMs = 1500): number {
+  let runs = 0;
+  const start = performance.now();
+  while (performance.now() - start < minMs) {
+    work();
+    runs++;
+  }
+  return (performance.now() - start) / runs;
+}
+
+async function timePerOpAsync(work: () => Promise<unknown>, count: number): Promise<number> {
+  const start = performance.now();
+  for (let i = 0; i < count; i++) await work();
+  return (performance.now() - start) / count;
+}
+
+const median = (values: readonly number[]) =>
+  percentile(
+    [...values].sort((a, b) => a - b),
+    0.5,
+  );
+
+// 1. Writes, ledger on and off.
+const order = [true, false, false, true];
+const byLevel = new Map<number, { on: Run[]; off: Run[] }>(
+  LEVELS.map((l) => [l, { on: [], off: [] }]),
+);
+let kept: { cluster: TestCluster; leader: string } | null = null;
+for (const [i, ledger] of order.entries()) {
+  const last = i === order.length - 1;
+  const round = await writeRound(ledger, last);
+  if (last) kept = round;
+  for (const run of round.runs) {
+    byLevel.get(run.concurrency)![ledger ? "on" : "off"].push(run);
+    out(
+      `round ${i + 1} ledger ${ledger ? "on " : "off"} c=${run.concurrency}: ${run.writesPerSecond.toFixed(0)} writes/s, p99 ${run.p99Ms.toFixed(1)} ms`,
+    );
+  }
+}
+out();
+out(
+  "| concurrency | ledger on writes/s | ledger off writes/s | throughput on/off | p99 on ms | p99 off ms | p99 on/off |",
+);
+out("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+for (const [level, { on, off }] of byLevel) {
+  const onRate = median(on.map((r) => r.writesPerSecond));
+  const offRate = median(off.map((r) => r.writesPerSecond));
+  const onP99 = median(on.map((r) => r.p99Ms));
+  const offP99 = median(off.map((r) => r.p99Ms));
+  out(
+    `| ${level} | ${onRate.toFixed(0)} | ${offRate.toFixed(0)} | ${(onRate / offRate).toFixed(3)} | ${onP99.toFixed(1)} | ${offP99.toFixed(1)} | ${(onP99 / offP99).toFixed(3)} |`,
+  );
+}
+
+// 2. Proofs from one member, then 3. the stored tree re-verified, on that member's data.
+const { cluster, leader } = kept!;
+const singleRate = await proofsOverGrpc(cluster, leader, 1, 32);
+const batchRate = await proofsOverGrpc(cluster, leader, 100, 4);
+const dataDir = cluster.spec(leader).dataDir;
+await Promise.all(NAMES.map((n) => cluster.kill9(n)));
+const { kv, ledger } = openMemberLedger(dataDir);
+const size = ledger.tree.committedTreeSize;
+let next = 0;
+const proofMs = timePerOp(() => {
+  ledger.tree.inclusionProof(next, size);
+  next = (next + 7919) % size;
+});
+const verifyStart = performance.now();
+const verified = verifyStoredTree(ledger.tree);
+const verifySeconds = (performance.now() - verifyStart) / 1000;
+await kv.close();
+await cluster.destroy();
+out();
+out(`ledger of ${size} leaves on the leader after the rounds`);
+out(
+  `inclusion proofs over gRPC from one member, one per call: ${singleRate.toFixed(0)}/s (2 client processes × 32 calls in flight, each proof verified)`,
+);
+out(
+  `inclusion proofs over gRPC from one member, 100 per InclusionProofs call: ${batchRate.toFixed(0)}/s (2 client processes × 4 calls in flight, each proof verified)`,
+);
+out(
+  `inclusion proofs computed in-process: ${(1000 / proofMs).toFixed(0)}/s (${(proofMs * 1000).toFixed(1)} µs each)`,
+);
+out(
+  `stored tree re-verified from its leaves: ${(verified.size / verifySeconds).toFixed(0)} leaves/s (${verified.size} in ${verifySeconds.toFixed(2)} s, ${verified.problems.length} problems)`,
+);
+
+// 4. Signatures over one checkpoint.
+const keys = generateLedgerKeys("bench-member");
+const trusted = [publicLedgerKeys(keys)];
+const checkpoint = { origin: "qmesh/cluster/bench", size, rootHash: verified.root, extensions: [] };
+const ed = generateLedgerKeys("bench-ed", { mldsa: false });
+const pq = generateLedgerKeys("bench-pq", { ed25519: false });
+const at = 1_700_000_000;
+const edSignMs = timePerOp(() => cosignCheckpoint(ed, checkpoint, at), 1000);
+const pqSignMs = timePerOp(() => cosignCheckpoint(pq, checkpoint, at), 2000);
+const edNote = signCheckpoint(ed, checkpoint, at);
+const pqNote = signCheckpoint(pq, checkpoint, at);
+const edVerifyMs = await timePerOpAsync(
+  () => verifyCheckpoint(edNote, [publicLedgerKeys(ed)], 1),
+  500,
+);
+const pqVerifyMs = await timePerOpAsync(
+  () => verifyCheckpoint(pqNote, [publicLedgerKeys(pq)], 1),
+  100,
+);
+const bothNote = signCheckpoint(keys, checkpoint, at);
+const bothVerifyMs = await timePerOpAsync(() => verifyCheckpoint(bothNote, trusted, 1), 100);
+out();
+out("| signature | sign ms | verify ms (verifyCheckpoint, WebCrypto / noble) |");
+out("| --- | ---: | ---: |");
+out(`| Ed25519 (C2SP cosignature/v1) | ${edSignMs.toFixed(3)} | ${edVerifyMs.toFixed(3)} |`);
+out(`| ML-DSA-65 | ${pqSignMs.toFixed(2)} | ${pqVerifyMs.toFixed(2)} |`);
+out(
+  `| both (one member's checkpoint) | ${(edSignMs + pqSignMs).toFixed(2)} | ${bothVerifyMs.toFixed(2)} |`,
+);
