@@ -11,13 +11,14 @@ import { MvccStore } from "../src/kv/index.ts";
 import {
   cosignCheckpoint,
   generateLedgerKeys,
+  LedgerTree,
   publicLedgerKeys,
   signCheckpoint,
   verifyCheckpoint,
   verifyStoredTree,
 } from "../src/ledger/index.ts";
 import { dataDirLayout } from "../src/node/data_dir.ts";
-import { MemberLedger } from "../src/node/member_ledger.ts";
+import { LEDGER_DB } from "../src/node/member_ledger.ts";
 import { TestCluster } from "../test/process/harness.ts";
 import { percentile, type Run, runLoad } from "./load.ts";
 
@@ -105,10 +106,10 @@ async function proofsOverGrpc(
   return results.reduce((sum, r) => sum + r.served, 0) / SECONDS;
 }
 
-/** Opens a stopped member's store and ledger, as `qmesh ledger verify` does. */
-function openMemberLedger(dataDir: string): { kv: MvccStore; ledger: MemberLedger } {
+/** Opens a stopped member's store and ledger tree, as `qmesh ledger verify` does. */
+function openMemberLedger(dataDir: string): { kv: MvccStore; tree: LedgerTree } {
   const kv = MvccStore.open(dataDirLayout(dataDir).kv);
-  return { kv, ledger: new MemberLedger(kv) };
+  return { kv, tree: new LedgerTree(kv.sideDatabase(LEDGER_DB)) };
 }
 
 function timePerOp(work: () => void, minMs = 1500): number {
@@ -171,15 +172,15 @@ const singleRate = await proofsOverGrpc(cluster, leader, 1, 32);
 const batchRate = await proofsOverGrpc(cluster, leader, 100, 4);
 const dataDir = cluster.spec(leader).dataDir;
 await Promise.all(NAMES.map((n) => cluster.kill9(n)));
-const { kv, ledger } = openMemberLedger(dataDir);
-const size = ledger.tree.committedTreeSize;
+const { kv, tree } = openMemberLedger(dataDir);
+const size = tree.committedTreeSize;
 let next = 0;
 const proofMs = timePerOp(() => {
-  ledger.tree.inclusionProof(next, size);
+  tree.inclusionProof(next, size);
   next = (next + 7919) % size;
 });
 const verifyStart = performance.now();
-const verified = verifyStoredTree(ledger.tree);
+const verified = verifyStoredTree(tree);
 const verifySeconds = (performance.now() - verifyStart) / 1000;
 await kv.close();
 await cluster.destroy();

@@ -98,6 +98,11 @@ export class LedgerTree {
     this.appender = MerkleAppender.resume(this.committedSize, this.nodes);
   }
 
+  /** The root over every leaf appended so far, including those of the open transaction. */
+  appendedRoot(): Uint8Array {
+    return this.appender.root();
+  }
+
   root(size = this.committedSize): Uint8Array {
     this.checkSize(size);
     return size === this.appender.treeSize

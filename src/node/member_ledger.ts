@@ -1,8 +1,27 @@
 // This member's ledger: one leaf per committed entry that reaches the state machine, appended in
 // the apply batch's own LMDB transaction (an ApplyHook), so the tree and the state commit or
 // fail together and a crash can never leave one ahead of the other.
+//
+// Checkpoints: the leader seals a size (a ledger entry), every voter signs the root it computed
+// for that size and proposes its signed note (another ledger entry), and a size is certified once
+// a quorum of voters signed the same root. What is sealed, signed and certified is replicated
+// state, decided only from the entries and the registered keys; each member then compares the
+// certified root with its own (see QmeshNode) — a mismatch means its ledger diverged.
 import type { ApplyHook, ApplyResult, MvccStore } from "../kv/index.ts";
-import { LeafEncoder, type LeafKind, LedgerTree } from "../ledger/index.ts";
+import {
+  CheckpointStore,
+  checkMemberNote,
+  combineNotes,
+  equalBytes,
+  LeafEncoder,
+  LeafKind,
+  LedgerTree,
+  parseCheckpoint,
+  parseNote,
+  type TrustedMember,
+} from "../ledger/index.ts";
+import type { NodeId } from "../raft/index.ts";
+import { decodeLedgerCommand, LedgerCommandError } from "./ledger_command.ts";
 
 /** What the log entry says; the outcome comes from the state machine. */
 export interface LeafSource {
@@ -13,7 +32,26 @@ export interface LeafSource {
   readonly request: Uint8Array;
 }
 
-const LEDGER_DB = "ledger";
+/** What the ledger needs to know about the membership when it applies a cosignature. */
+export interface LedgerMembership {
+  voters(): readonly NodeId[];
+  keysOf(id: NodeId): TrustedMember | undefined;
+}
+
+export type LedgerEvent =
+  | { readonly type: "sealed"; readonly size: number }
+  | { readonly type: "certified"; readonly size: number; readonly root: Uint8Array };
+
+export interface MemberLedgerOptions {
+  readonly enabled: boolean;
+  readonly origin: string;
+  readonly membership: LedgerMembership;
+  /** After the batch that produced them committed. */
+  readonly onEvents: (events: readonly LedgerEvent[]) => void;
+}
+
+/** The name of the ledger's database in the member's LMDB environment. */
+export const LEDGER_DB = "ledger";
 
 /** The checkpoint origin line (C2SP tlog-checkpoint): names the cluster whose log this is. */
 export function ledgerOrigin(clusterId: string): string {
@@ -26,34 +64,49 @@ export class LedgerOffError extends Error {
 
 export class MemberLedger {
   readonly tree: LedgerTree;
+  readonly checkpoints: CheckpointStore;
+  /** Leaves other than the ledger's own since the last seal: whether a seal has work to do. */
+  unsealedLeaves = 0;
   private readonly encoder = new LeafEncoder();
+  private events: LedgerEvent[] = [];
 
-  /** `enabled` false (--ledger false) appends nothing: only to measure what the ledger costs. */
   constructor(
     kv: MvccStore,
-    readonly enabled = true,
+    private readonly options: MemberLedgerOptions,
   ) {
-    this.tree = new LedgerTree(kv.sideDatabase(LEDGER_DB));
-    kv.onReopen(() => this.tree.rebind(kv.sideDatabase(LEDGER_DB)));
+    const db = kv.sideDatabase(LEDGER_DB);
+    this.tree = new LedgerTree(db);
+    this.checkpoints = new CheckpointStore(db);
+    kv.onReopen(() => {
+      const reopened = kv.sideDatabase(LEDGER_DB);
+      this.tree.rebind(reopened);
+      this.checkpoints.rebind(reopened);
+    });
     // A ledger with a hole in it proves nothing: the setting must hold for the data's whole life.
-    if (!enabled && this.tree.size > 0) {
+    if (!options.enabled && this.tree.size > 0) {
       throw new LedgerOffError(
         `--ledger false: this data directory's ledger already has ${this.tree.size} leaves, ` +
           "and skipping entries would leave a gap in it; start with --ledger true",
       );
     }
-    if (enabled && this.tree.size === 0 && kv.appliedIndex > 0 && kv.revision > 1) {
+    if (options.enabled && this.tree.size === 0 && kv.appliedIndex > 0 && kv.revision > 1) {
       throw new LedgerOffError(
         `--ledger true: this data directory applied ${kv.appliedIndex} entries with the ledger ` +
           "off, so its ledger would start mid-history; keep --ledger false for it, or start a " +
           "new data directory",
       );
     }
+    const sealed = this.checkpoints.latestSealedSize();
+    this.unsealedLeaves = this.tree.size - (sealed ?? 0);
+  }
+
+  get enabled(): boolean {
+    return this.options.enabled;
   }
 
   /** Refuses ledger queries when the ledger is off, saying so. */
   check(): LedgerTree {
-    if (!this.enabled) {
+    if (!this.options.enabled) {
       throw new LedgerOffError(
         "the ledger is off on this member (started with --ledger false): it has no leaves, " +
           "checkpoints or proofs",
@@ -70,7 +123,8 @@ export class MemberLedger {
     sources: readonly (LeafSource | null)[],
     leafIndexes: (number | null)[],
   ): ApplyHook | undefined {
-    if (!this.enabled) return undefined;
+    if (!this.options.enabled) return undefined;
+    const unsealedBefore = this.unsealedLeaves;
     return {
       applied: (position, result, revisionBefore) => {
         const source = sources[position];
@@ -78,13 +132,31 @@ export class MemberLedger {
         leafIndexes[position] = this.append(source, result, revisionBefore);
       },
       finish: () => this.tree.finish(),
-      done: (committed) => (committed ? this.tree.committed() : this.tree.rollback()),
+      done: (committed) => {
+        const events = this.events;
+        this.events = [];
+        if (!committed) {
+          this.tree.rollback();
+          this.unsealedLeaves = unsealedBefore;
+          return;
+        }
+        this.tree.committed();
+        if (events.length > 0) this.options.onEvents(events);
+      },
     };
   }
 
   private append(source: LeafSource, result: ApplyResult | null, revisionBefore: number): number {
-    const rejected =
-      result !== null && "error" in result ? `${result.error.code}: ${result.error.message}` : null;
+    let rejected: string | null;
+    if (source.kind === LeafKind.Ledger) {
+      rejected = this.applyLedgerCommand(source);
+    } else {
+      rejected =
+        result !== null && "error" in result
+          ? `${result.error.code}: ${result.error.message}`
+          : null;
+      this.unsealedLeaves++;
+    }
     const revision = result?.revision ?? revisionBefore;
     const leaf = this.encoder.encode({
       kind: source.kind,
@@ -96,5 +168,53 @@ export class MemberLedger {
       request: source.request,
     });
     return this.tree.append(leaf, rejected === null && revision > revisionBefore ? revision : null);
+  }
+
+  /** Applies a seal or a cosignature; returns why it was refused, or null. */
+  private applyLedgerCommand(source: LeafSource): string | null {
+    let command: ReturnType<typeof decodeLedgerCommand>;
+    try {
+      command = decodeLedgerCommand(source.request);
+    } catch (error) {
+      if (!(error instanceof LedgerCommandError)) throw error;
+      return `malformed ledger entry: ${error.message}`;
+    }
+    if ("seal" in command) {
+      // The checkpoint covers every leaf before the seal's own.
+      const size = this.tree.size;
+      if (size === 0) return "nothing to seal";
+      this.checkpoints.recordSeal(size, this.tree.appendedRoot());
+      this.unsealedLeaves = 0;
+      this.events.push({ type: "sealed", size });
+      return null;
+    }
+    return this.applyCosignature(source.proposer, command.cosign);
+  }
+
+  private applyCosignature(signer: NodeId, note: string): string | null {
+    const { membership, origin } = this.options;
+    const voters = membership.voters();
+    if (!voters.includes(signer)) return `member ${signer.toString(16)} is not a voter`;
+    const keys = membership.keysOf(signer);
+    if (keys === undefined) return `member ${signer.toString(16)} has no registered ledger keys`;
+    const checked = checkMemberNote(note, keys);
+    if (typeof checked === "string") return `cosignature refused: ${checked}`;
+    const { size, origin: signedOrigin, rootHash } = checked.checkpoint;
+    if (signedOrigin !== origin) return `cosignature for origin ${signedOrigin}, not ${origin}`;
+    if (this.checkpoints.sealedRoot(size) === undefined) return `size ${size} was never sealed`;
+    this.checkpoints.recordMemberNote(size, signer, note);
+    if (this.checkpoints.certifiedNote(size) !== undefined) return null;
+    const agreeing = this.checkpoints
+      .memberNotes(size)
+      .filter(({ member, note }) => {
+        if (!voters.includes(member)) return false;
+        return equalBytes(parseCheckpoint(parseNote(note).text).rootHash, rootHash);
+      })
+      .map(({ note }) => note);
+    if (agreeing.length >= Math.floor(voters.length / 2) + 1) {
+      this.checkpoints.certify(size, combineNotes(agreeing));
+      this.events.push({ type: "certified", size, root: rootHash });
+    }
+    return null;
   }
 }

@@ -20,6 +20,8 @@ export interface MemberInfo {
   readonly peerUrl: string;
   /** Empty until the member has published it. */
   readonly clientUrl: string;
+  /** The member's public ledger keys (encodePublicLedgerKeys), once published. */
+  readonly ledgerKeys?: string;
 }
 
 export class MemberRegistry {
@@ -60,7 +62,13 @@ export class MemberRegistry {
     const clientUrl = member.clientUrl === "" ? (known?.clientUrl ?? "") : member.clientUrl;
     // Nor a name: an added member's context has none until the member publishes it.
     const name = member.name === "" ? (known?.name ?? "") : member.name;
-    this.members.set(member.id, { ...member, name, clientUrl });
+    const ledgerKeys = member.ledgerKeys ?? known?.ledgerKeys;
+    this.members.set(member.id, {
+      ...member,
+      name,
+      clientUrl,
+      ...(ledgerKeys !== undefined && { ledgerKeys }),
+    });
   }
 
   remove(id: NodeId): void {
@@ -108,5 +116,6 @@ export function decodeMemberInfo(bytes: Uint8Array): MemberInfo | null {
     name: value.name,
     peerUrl: value.peerUrl ?? "",
     clientUrl: value.clientUrl ?? "",
+    ...(typeof value.ledgerKeys === "string" && { ledgerKeys: value.ledgerKeys }),
   };
 }

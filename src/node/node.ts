@@ -6,6 +6,7 @@ import { rm } from "node:fs/promises";
 import type { Logger as PinoLogger } from "pino";
 import {
   type ApplyResult,
+  CORRUPT,
   type Command,
   consumesSpace,
   encodeCommand,
@@ -15,6 +16,13 @@ import {
   type RangeRequest,
   type RangeResponse,
 } from "../kv/index.ts";
+import {
+  decodePublicLedgerKeys,
+  encodePublicLedgerKeys,
+  type LedgerKeys,
+  publicLedgerKeys,
+  type TrustedMember,
+} from "../ledger/index.ts";
 import {
   type ConfChange,
   ConfChangeTransition,
@@ -33,7 +41,9 @@ import { clusterIdOf, type NodeConfig } from "./config.ts";
 import { claimDataDir, dataDirLayout } from "./data_dir.ts";
 import { DiskAlarm } from "./disk_alarm.ts";
 import { DiskFull } from "./disk_full.ts";
-import { MemberLedger } from "./member_ledger.ts";
+import { encodeLedgerCommand } from "./ledger_command.ts";
+import { LedgerCheckpointer, loadOrCreateLedgerKeys } from "./ledger_signing.ts";
+import { ledgerOrigin, MemberLedger } from "./member_ledger.ts";
 import { encodeMemberInfo, type MemberInfo, MemberRegistry, memberIdFor } from "./members.ts";
 import { NodeMetrics } from "./metrics.ts";
 import { loadPeerTls } from "./peer_tls.ts";
@@ -49,6 +59,10 @@ const PEER_STATS_MS = 1_000;
 const MAX_EXPIRED_PER_CHECK = 1_000;
 const SPACE_CHECK_MS = 5;
 const DISK_ALARM_MS = 500;
+/** The issue's default: a checkpoint every second, or every 10,000 leaves if sooner. */
+const CHECKPOINT_INTERVAL_MS = 1_000;
+const CHECKPOINT_MAX_LEAVES = 10_000;
+const CHECKPOINT_CHECK_MS = 100;
 const DISK_ALARM_RESEND_MS = 5_000;
 const DISK_ALARM_GRACE_MS = 30_000;
 
@@ -67,6 +81,10 @@ export class PeerUrlExistsError extends MembershipError {
 }
 export class StoppedError extends Error {
   override name = "StoppedError";
+}
+
+export class CorruptError extends Error {
+  override name = "CorruptError";
 }
 
 export interface NodeStatus {
@@ -98,6 +116,10 @@ export class QmeshNode {
   /** LMDB's bytes in use, re-measured at most every SPACE_CHECK_MS (a measure costs ~65 µs). */
   private inUse = { bytes: 0, at: Number.NEGATIVE_INFINITY };
   private fatal: Error | null = null;
+  /** Set when a quorum certified a ledger root this member does not have: it stops serving. */
+  private corruption: CorruptError | null = null;
+  private readonly checkpointer: LedgerCheckpointer | null;
+  private readonly publicLedgerKeys: string | undefined;
 
   private constructor(
     readonly metrics: NodeMetrics,
@@ -113,7 +135,29 @@ export class QmeshNode {
     private readonly disk: DiskFull,
     /** Leaves, proofs and checkpoints of what this member applied. */
     readonly ledger: MemberLedger,
+    /** This member's checkpoint signing keys (null with the ledger off). */
+    ledgerKeys: LedgerKeys | null,
   ) {
+    this.publicLedgerKeys =
+      ledgerKeys === null ? undefined : encodePublicLedgerKeys(publicLedgerKeys(ledgerKeys));
+    this.checkpointer =
+      ledgerKeys === null
+        ? null
+        : new LedgerCheckpointer({
+            ledger,
+            keys: ledgerKeys,
+            origin: ledgerOrigin(clusterId),
+            intervalMs: CHECKPOINT_INTERVAL_MS,
+            maxLeaves: CHECKPOINT_MAX_LEAVES,
+            isLeader: () => member.isLeader,
+            isVoter: () => member.confState.voters.includes(id),
+            propose: (command) =>
+              this.proposeRaw(ProposalKind.Ledger, encodeLedgerCommand(command), "ledger"),
+            now: () => performance.now(),
+            wallSeconds: () => Math.floor(Date.now() / 1000),
+            diverged: (message) => this.markCorrupt(message),
+            warn: (message) => logger.warn(message),
+          });
     const lease = config.unsafeTestingKnobs.includes("leaseReadsWithoutCheckQuorum");
     this.reads = new ReadBatcher(REQUEST_TIMEOUT_MS, id, (requestId) =>
       member.raft.readIndex(requestId, { lease }),
@@ -152,17 +196,33 @@ export class QmeshNode {
     }));
     const bootstrap = config.initialClusterState === "new" ? initialMembers.map((m) => m.id) : null;
     const state = await openState(layout, isNew, bootstrap, logger);
+    const stored = state.kv.getMeta(MEMBERS_META_KEY);
+    const members =
+      stored === undefined ? new MemberRegistry(initialMembers) : MemberRegistry.decode(stored);
     let ledger: MemberLedger;
+    let ledgerKeys: LedgerKeys | null = null;
     try {
-      ledger = new MemberLedger(state.kv, config.ledger);
+      ledger = new MemberLedger(state.kv, {
+        enabled: config.ledger,
+        origin: ledgerOrigin(clusterId),
+        membership: {
+          voters: () => node?.member.confState.voters ?? [],
+          keysOf: (memberId) => trustedKeysOf(members, memberId),
+        },
+        onEvents: (events) => node?.checkpointer?.applied(events),
+      });
+      if (config.ledger) {
+        ledgerKeys = await loadOrCreateLedgerKeys(
+          config.dataDir,
+          `${config.name}.${clusterId}`,
+          {},
+        );
+      }
     } catch (error) {
       await state.wal.close();
       await state.kv.close();
       throw error;
     }
-    const stored = state.kv.getMeta(MEMBERS_META_KEY);
-    const members =
-      stored === undefined ? new MemberRegistry(initialMembers) : MemberRegistry.decode(stored);
 
     const raft = new RawNode({
       id,
@@ -226,6 +286,7 @@ export class QmeshNode {
       onFatal,
       disk,
       ledger,
+      ledgerKeys,
     );
     try {
       await transport.listen();
@@ -399,7 +460,13 @@ export class QmeshNode {
 
   /** Serving: a leader is known, the disk has room, the member has neither failed nor stopped. */
   healthy(): boolean {
-    return this.member.leader !== 0 && this.fatal === null && !this.closed && !this.disk.full;
+    return (
+      this.member.leader !== 0 &&
+      this.fatal === null &&
+      !this.closed &&
+      !this.disk.full &&
+      this.corruption === null
+    );
   }
 
   confState(): ConfState {
@@ -605,6 +672,33 @@ export class QmeshNode {
   private checkUsable(): void {
     if (this.fatal !== null) throw this.fatal;
     if (this.closed) throw new StoppedError("member is shutting down");
+    if (this.corruption !== null) throw this.corruption;
+  }
+
+  /** As etcd's corruption check: raise CORRUPT for this member through the log, stop serving. */
+  private markCorrupt(message: string): void {
+    if (this.corruption !== null) return;
+    this.logger.error(message);
+    const raise: Command = { op: "alarm", action: "activate", memberId: this.id, alarm: CORRUPT };
+    this.propose(raise).catch((error: Error) =>
+      this.logger.warn(`raising the CORRUPT alarm failed: ${error.message}`),
+    );
+    this.corruption = new CorruptError(message);
+  }
+
+  /** The published public ledger keys of the voters, as stored in the member registry. */
+  voterLedgerKeys(): string[] {
+    const keys: string[] = [];
+    for (const id of this.member.confState.voters) {
+      const published = this.members.get(id)?.ledgerKeys;
+      if (published !== undefined) keys.push(published);
+    }
+    return keys;
+  }
+
+  /** Why this member stopped serving because its ledger diverged, if it did. */
+  get corrupt(): string | null {
+    return this.corruption?.message ?? null;
   }
 
   private fail(error: Error): void {
@@ -656,7 +750,9 @@ export class QmeshNode {
     const known = this.members.get(this.id);
     if (known === undefined) return "absent";
     const current =
-      known.clientUrl === this.config.advertiseClientUrls[0] && known.name === this.config.name;
+      known.clientUrl === this.config.advertiseClientUrls[0] &&
+      known.name === this.config.name &&
+      known.ledgerKeys === this.publicLedgerKeys;
     return current ? "current" : "stale";
   }
 
@@ -668,6 +764,7 @@ export class QmeshNode {
       ...known,
       name: this.config.name,
       clientUrl: this.config.advertiseClientUrls[0]!,
+      ...(this.publicLedgerKeys !== undefined && { ledgerKeys: this.publicLedgerKeys }),
     };
     return this.proposeRaw(ProposalKind.MemberAttributes, encodeMemberInfo(info), "publish");
   }
@@ -746,6 +843,7 @@ export class QmeshNode {
       this.publisher.tick(this.member.leader);
     });
     every(LEASE_CHECK_MS, () => this.expireLeases());
+    if (this.checkpointer !== null) every(CHECKPOINT_CHECK_MS, () => this.checkpointer!.tick());
     every(PROGRESS_NOTIFY_MS, () => this.state.kv.watches.progress());
     every(PEER_STATS_MS, () => this.recordPeerStats());
     every(DISK_ALARM_MS, () => this.disk.tick());
@@ -822,4 +920,21 @@ function raftSafety(
     leaseReads: true,
     testingKnobs: { leaseReadsWithoutCheckQuorum: true },
   };
+}
+
+/** A member's registered ledger keys, decoded once per published value. */
+const trustedKeysCache = new Map<string, TrustedMember>();
+function trustedKeysOf(members: MemberRegistry, id: NodeId): TrustedMember | undefined {
+  const published = members.get(id)?.ledgerKeys;
+  if (published === undefined) return undefined;
+  let keys = trustedKeysCache.get(published);
+  if (keys === undefined) {
+    try {
+      keys = decodePublicLedgerKeys(published);
+    } catch {
+      return undefined;
+    }
+    trustedKeysCache.set(published, keys);
+  }
+  return keys;
 }

@@ -8,6 +8,8 @@ export const ProposalKind = {
   Kv: 1,
   /** A member publishing its client URL (JSON MemberInfo), as etcd's publish request. */
   MemberAttributes: 2,
+  /** The ledger's own entries: a seal, or a member's signed checkpoint (ledger_command.ts). */
+  Ledger: 3,
 } as const;
 export type ProposalKind = (typeof ProposalKind)[keyof typeof ProposalKind];
 
@@ -47,7 +49,11 @@ export function decodeProposal(data: Uint8Array): Proposal {
     );
   }
   const kind = data[1];
-  if (kind !== ProposalKind.Kv && kind !== ProposalKind.MemberAttributes) {
+  if (
+    kind !== ProposalKind.Kv &&
+    kind !== ProposalKind.MemberAttributes &&
+    kind !== ProposalKind.Ledger
+  ) {
     throw new ProposalDecodeError(`unknown proposal kind ${kind}`);
   }
   const view = Buffer.from(data.buffer, data.byteOffset, data.byteLength);

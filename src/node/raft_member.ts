@@ -35,6 +35,12 @@ import type { NodeMetrics } from "./metrics.ts";
 import { decodeProposal, ProposalKind } from "./proposal.ts";
 
 export const MEMBERS_META_KEY = "members";
+
+const LEAF_KINDS: Record<ProposalKind, LeafKind> = {
+  [ProposalKind.Kv]: LeafKind.Kv,
+  [ProposalKind.MemberAttributes]: LeafKind.MemberAttributes,
+  [ProposalKind.Ledger]: LeafKind.Ledger,
+};
 const EMPTY = new Uint8Array(0);
 
 export interface RaftMemberIo {
@@ -308,10 +314,12 @@ export class RaftMember {
       } else {
         const proposal = decodeProposal(entry.data);
         if (proposal.proposer === this.id) ours[i] = proposal.sequence;
-        const kind = proposal.kind === ProposalKind.Kv ? LeafKind.Kv : LeafKind.MemberAttributes;
-        leaves[i] = leafOf(entry, kind, proposal.proposer, proposal.payload);
+        leaves[i] = leafOf(entry, LEAF_KINDS[proposal.kind], proposal.proposer, proposal.payload);
         if (proposal.kind === ProposalKind.Kv) {
           items[i] = { index: entry.index, command: proposal.payload };
+        } else if (proposal.kind === ProposalKind.Ledger) {
+          // The ledger applies it (member_ledger.ts); the store has nothing to do.
+          items[i] = { index: entry.index, command: null };
         } else {
           const info = decodeMemberInfo(proposal.payload);
           if (info !== null && this.members.get(info.id) !== undefined) this.members.upsert(info);

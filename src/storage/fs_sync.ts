@@ -1,6 +1,7 @@
 // Durability helpers shared by the WAL and the snapshot files.
 import { writeSync } from "node:fs";
-import { open } from "node:fs/promises";
+import { open, rename } from "node:fs/promises";
+import { dirname } from "node:path";
 
 /** Makes a create, rename or unlink in `dir` durable (POSIX needs an fsync of the directory). */
 export async function fsyncDirectory(dir: string): Promise<void> {
@@ -49,4 +50,25 @@ export function writeFullySync(fd: number, bytes: Uint8Array, position: number):
   while (written < bytes.length) {
     written += writeSync(fd, bytes, written, bytes.length - written, position + written);
   }
+}
+
+/**
+ * Replaces `path` with `bytes` so that a crash leaves either the old file or the whole new one:
+ * a synced temporary file renamed over it, then the directory synced.
+ */
+export async function writeFileDurably(
+  path: string,
+  bytes: Uint8Array | string,
+  mode = 0o644,
+): Promise<void> {
+  const temp = `${path}.tmp`;
+  const handle = await open(temp, "w", mode);
+  try {
+    await handle.writeFile(bytes);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await rename(temp, path);
+  await fsyncDirectory(dirname(path));
 }

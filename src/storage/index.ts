@@ -10,6 +10,7 @@ export {
   WalHardStateError,
   WalMissingSegmentError,
 } from "./errors.ts";
+export { writeFileDurably } from "./fs_sync.ts";
 export type { StorageLogger } from "./logger.ts";
 export type { SnapshotFile, SnapshotReceiver } from "./snapshot_files.ts";
 export { readChunks, SnapshotFiles } from "./snapshot_files.ts";

@@ -3,6 +3,7 @@ import { status as Status } from "@grpc/grpc-js";
 import { KvError, LeaseNotFoundError } from "../../kv/index.ts";
 import { LedgerOffError } from "../../node/member_ledger.ts";
 import {
+  CorruptError,
   MembershipError,
   NotLeaderError,
   RequestTooLargeError,
@@ -21,6 +22,7 @@ export function toRpcError(error: Error): RpcError {
   if (error instanceof RequestTimeoutError) return EtcdErrors.timeout;
   if (error instanceof NotLeaderError) return EtcdErrors.noLeader;
   if (error instanceof StoppedError) return EtcdErrors.stopped;
+  if (error instanceof CorruptError) return new RpcError(Status.DATA_LOSS, error.message);
   if (error instanceof MembershipError || error instanceof LedgerOffError)
     return new RpcError(Status.FAILED_PRECONDITION, error.message);
   if (error instanceof BadRequestError) return new RpcError(Status.INVALID_ARGUMENT, error.message);

@@ -44,15 +44,33 @@ function treeSize(node: QmeshNode, value: unknown, field: string): number {
 const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString("base64");
 
 export function checkpoint(node: QmeshNode, pb: Json): Json {
-  const size = treeSize(node, pb.tree_size, "tree_size");
-  const root = node.ledger.check().root(size);
+  const tree = node.ledger.check();
+  let size: number;
+  if (pb.certified === true) {
+    const latest = node.ledger.checkpoints.latestCertifiedSize();
+    if (latest === undefined) {
+      throw new RpcError(
+        GRPC_NOT_FOUND,
+        "no checkpoint has been certified yet (a quorum of members signs one within about a " +
+          "second of the first writes); retry shortly",
+      );
+    }
+    size = latest;
+  } else {
+    size = treeSize(node, pb.tree_size, "tree_size");
+  }
+  const root = tree.root(size);
   const origin = ledgerOrigin(node.clusterId);
+  const note = node.ledger.checkpoints.certifiedNote(size);
   return {
     header: header(node),
     tree_size: String(size),
     root_hash: root,
     origin,
     checkpoint: `${origin}\n${size}\n${b64(root)}\n`,
+    signed_note: note ?? "",
+    certified: note !== undefined,
+    member_keys: node.voterLedgerKeys(),
   };
 }
 
