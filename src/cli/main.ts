@@ -4,6 +4,7 @@ import { Command, CommanderError } from "commander";
 import { runDemo } from "../sim/demo.ts";
 import { addCertsCommand } from "./certs.ts";
 import { addClientCommands } from "./client/index.ts";
+import { addLedgerCommands } from "./ledger.ts";
 import { addStartCommand } from "./start.ts";
 import { addUpCommand } from "./up.ts";
 
@@ -44,6 +45,7 @@ function buildProgram(): Command {
   addStartCommand(program);
   addCertsCommand(program);
   addClientCommands(program);
+  addLedgerCommands(program);
   return program;
 }
 

@@ -96,6 +96,16 @@ export class CheckpointStore {
     return value === undefined ? undefined : text.decode(value);
   }
 
+  /** Every certified size, ascending, with its note. */
+  *certified(): Generator<{ size: number; note: string }> {
+    for (const { key, value } of this.db.getRange({
+      start: sizeKey(CERTIFIED, 0),
+      end: sizeKey(CERTIFIED + 1, 0),
+    })) {
+      yield { size: readU64(key as Uint8Array, 1), note: text.decode(value) };
+    }
+  }
+
   latestCertifiedSize(): number | undefined {
     const value = this.db.getBinary(LATEST_KEY);
     return value === undefined ? undefined : readU64(value, 0);

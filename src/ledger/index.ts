@@ -5,6 +5,8 @@ export * from "./leaf.ts";
 export * from "./member_note.ts";
 export * from "./merkle.ts";
 export * from "./note.ts";
+export * from "./public_keys.ts";
+export * from "./receipt.ts";
 export * from "./signer.ts";
 export * from "./tree_store.ts";
 export * from "./verify_checkpoint.ts";

@@ -40,31 +40,48 @@ export class LeafDecodeError extends Error {
   override name = "LeafDecodeError";
 }
 
+const utf8 = new TextEncoder();
+
 /** Encodes into a reused buffer: the result is valid until the next encode() call. */
 export class LeafEncoder {
-  private scratch = Buffer.allocUnsafe(4096);
+  private scratch = new Uint8Array(4096);
+  private view = new DataView(this.scratch.buffer);
 
   encode(leaf: Leaf): Uint8Array {
-    const reason = leaf.rejected ?? "";
-    const reasonBytes = Buffer.byteLength(reason);
-    const size = FIXED_BYTES + reasonBytes + leaf.request.length;
-    if (size > this.scratch.length) this.scratch = Buffer.allocUnsafe(2 * size);
+    const reason = leaf.rejected === null ? EMPTY : utf8.encode(leaf.rejected);
+    const size = FIXED_BYTES + reason.length + leaf.request.length;
+    if (size > this.scratch.length) {
+      this.scratch = new Uint8Array(2 * size);
+      this.view = new DataView(this.scratch.buffer);
+    }
     const b = this.scratch;
+    const v = this.view;
     b[0] = LEAF_VERSION;
     b[1] = leaf.kind;
-    b.writeBigUInt64BE(BigInt(leaf.index), 2);
-    b.writeBigUInt64BE(BigInt(leaf.term), 10);
-    b.writeBigUInt64BE(BigInt(leaf.proposer), 18);
-    b.writeBigUInt64BE(BigInt(leaf.revision), 26);
+    setU64(v, 2, leaf.index);
+    setU64(v, 10, leaf.term);
+    setU64(v, 18, leaf.proposer);
+    setU64(v, 26, leaf.revision);
     b[34] = leaf.rejected === null ? 0 : 1;
-    b.writeUInt32BE(reasonBytes, 35);
-    b.write(reason, 39, "utf8");
-    let at = 39 + reasonBytes;
-    b.writeUInt32BE(leaf.request.length, at);
+    v.setUint32(35, reason.length);
+    b.set(reason, 39);
+    let at = 39 + reason.length;
+    v.setUint32(at, leaf.request.length);
     at += 4;
     b.set(leaf.request, at);
     return b.subarray(0, at + leaf.request.length);
   }
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** A safe integer as big-endian u64, without a BigInt (this runs for every leaf). */
+function setU64(view: DataView, at: number, value: number): void {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new RangeError(`leaf field ${value} is not a whole number in 0..2^53`);
+  }
+  view.setUint32(at, Math.floor(value / 0x1_0000_0000));
+  view.setUint32(at + 4, value >>> 0);
 }
 
 export function encodeLeaf(leaf: Leaf): Uint8Array {

@@ -8,18 +8,22 @@ import { createPrivateKey, createPublicKey, type KeyObject, randomBytes, sign } 
 import { ml_dsa65 } from "@noble/post-quantum/ml-dsa.js";
 import { type Checkpoint, formatCheckpoint } from "./checkpoint.ts";
 import {
-  COSIGNATURE_ALGORITHMS,
   type CosignatureAlgorithm,
   cosignatureKeyId,
   cosignedMessage,
   encodeTimestampedSignature,
   formatCosignerKey,
-  memberPublicKey,
-  parseCosignerKey,
   type TrustedMember,
 } from "./cosignature.ts";
 import { decodeBase64, encodeBase64, equalBytes, quote } from "./encoding.ts";
 import { formatNote, isValidKeyName, type NoteSignature } from "./note.ts";
+import { LedgerKeysError, parseRecord, publicKeyOf } from "./public_keys.ts";
+
+export {
+  decodePublicLedgerKeys,
+  encodePublicLedgerKeys,
+  LedgerKeysError,
+} from "./public_keys.ts";
 
 export const SEED_BYTES = 32;
 
@@ -50,13 +54,6 @@ export interface LedgerKeyChoice {
 export interface LedgerKeySeeds {
   readonly ed25519?: Uint8Array;
   readonly mldsa?: Uint8Array;
-}
-
-export class LedgerKeysError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "LedgerKeysError";
-  }
 }
 
 /** PKCS #8 for an Ed25519 private key (RFC 8410), up to the 32 seed bytes that end it. */
@@ -169,7 +166,6 @@ export function signCheckpoint(
 }
 
 const SECRET_FORMAT = "qmesh-ledger-keys/v1";
-const PUBLIC_FORMAT = "qmesh-ledger-public-keys/v1";
 
 /** The key file's text (secret: the caller writes it with mode 0600). */
 export function encodeLedgerKeys(keys: LedgerKeys): string {
@@ -184,64 +180,6 @@ export function encodeLedgerKeys(keys: LedgerKeys): string {
     ...(keys.mldsa !== undefined && { "ml-dsa-65": stored(keys.mldsa, "ml-dsa-65") }),
   };
   return `${JSON.stringify(record, null, 2)}\n`;
-}
-
-/** The public form: the member's name and a vkey per algorithm; safe to publish. */
-export function encodePublicLedgerKeys(member: TrustedMember): string {
-  const record: Record<string, string> = { format: PUBLIC_FORMAT, name: member.name };
-  for (const algorithm of COSIGNATURE_ALGORITHMS) {
-    const publicKey = memberPublicKey(member, algorithm);
-    if (publicKey !== undefined) {
-      record[algorithm] = formatCosignerKey(algorithm, member.name, publicKey);
-    }
-  }
-  return `${JSON.stringify(record, null, 2)}\n`;
-}
-
-function parseRecord(json: string, format: string): Record<string, unknown> {
-  let value: unknown;
-  try {
-    value = JSON.parse(json);
-  } catch (error) {
-    throw new LedgerKeysError(`ledger keys: not JSON (${(error as Error).message})`);
-  }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new LedgerKeysError("ledger keys: not a JSON object");
-  }
-  const record = value as Record<string, unknown>;
-  if (record.format !== format) {
-    throw new LedgerKeysError(
-      `ledger keys: format is ${quote(String(record.format))}, not ${format}`,
-    );
-  }
-  const known = new Set<string>(["format", "name", ...COSIGNATURE_ALGORITHMS]);
-  const unknown = Object.keys(record).find((field) => !known.has(field));
-  if (unknown !== undefined) {
-    throw new LedgerKeysError(`ledger keys: unknown field ${quote(unknown)}`);
-  }
-  if (typeof record.name !== "string") {
-    throw new LedgerKeysError("ledger keys: name is not a string");
-  }
-  return record;
-}
-
-/** The public key in `vkey`, checked to be `name`'s key for `algorithm`. */
-function publicKeyOf(vkey: unknown, name: string, algorithm: CosignatureAlgorithm): Uint8Array {
-  if (typeof vkey !== "string") {
-    throw new LedgerKeysError(`ledger keys: ${algorithm} has no vkey string`);
-  }
-  let key: ReturnType<typeof parseCosignerKey>;
-  try {
-    key = parseCosignerKey(vkey);
-  } catch (error) {
-    throw new LedgerKeysError(`ledger keys: ${algorithm}: ${(error as Error).message}`);
-  }
-  if (key.algorithm !== algorithm || key.name !== name) {
-    throw new LedgerKeysError(
-      `ledger keys: ${algorithm} holds a key of ${key.algorithm} for ${quote(key.name)}`,
-    );
-  }
-  return key.publicKey;
 }
 
 /** The seed and vkey stored for `algorithm`, if the file has that algorithm. */
@@ -277,19 +215,4 @@ export function decodeLedgerKeys(json: string): LedgerKeys {
     throw new LedgerKeysError("ledger keys: the stored ML-DSA-65 vkey does not match its seed");
   }
   return keys;
-}
-
-export function decodePublicLedgerKeys(json: string): TrustedMember {
-  const record = parseRecord(json, PUBLIC_FORMAT);
-  const name = record.name as string;
-  const ed25519 = record.ed25519;
-  const mldsa = record["ml-dsa-65"];
-  if (ed25519 === undefined && mldsa === undefined) {
-    throw new LedgerKeysError("ledger keys: a member needs at least one ledger key");
-  }
-  return {
-    name,
-    ...(ed25519 !== undefined && { ed25519PublicKey: publicKeyOf(ed25519, name, "ed25519") }),
-    ...(mldsa !== undefined && { mldsaPublicKey: publicKeyOf(mldsa, name, "ml-dsa-65") }),
-  };
 }

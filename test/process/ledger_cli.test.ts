@@ -1,0 +1,119 @@
+// The ledger from the command line, as a user and an auditor run it: a receipt made against a
+// live cluster and checked offline (and refused once tampered with), a monitor following the
+// certified checkpoints, and a stopped member's ledger recomputed from its data directory —
+// which finds a value changed directly in the member's LMDB file, and a changed leaf.
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { open } from "lmdb";
+import { BIN, eventually, TestCluster } from "./harness.ts";
+
+describe("qmesh ledger proof | check | audit | verify", { timeout: 180_000 }, () => {
+  const cluster = new TestCluster();
+  const names = ["n1", "n2", "n3"];
+  let endpoints = "";
+  const qmesh = (args: readonly string[]) =>
+    spawnSync(process.execPath, [BIN, ...args], { encoding: "utf8", timeout: 60_000 });
+
+  before(async () => {
+    await cluster.define(names);
+    await Promise.all(names.map((name) => cluster.start(name, names)));
+    await cluster.waitForLeader(names);
+    endpoints = names.map((name) => cluster.spec(name).clientUrl).join(",");
+    for (let i = 0; i < 30; i++) await cluster.put(names[i % 3]!, `cli/${i % 7}`, `v${i}`);
+  });
+  after(() => cluster.destroy());
+
+  it("a receipt made on a live cluster checks offline, and a tampered one is refused", async () => {
+    const file = join(cluster.dir, "receipt.json");
+    const made = qmesh(["ledger", "proof", "cli/3", "--out", file, "--endpoints", endpoints]);
+    assert.equal(made.status, 0, made.stderr);
+    assert.match(made.stdout, /receipt for "cli\/3" at revision \d+ \(leaf \d+\) written to/);
+    const receipt = JSON.parse(readFileSync(file, "utf8"));
+    const checked = qmesh(["ledger", "check", file]);
+    assert.equal(checked.status, 0, checked.stderr);
+    assert.match(checked.stdout, /^OK: "cli\/3" revision \d+ is leaf \d+ of the certified tree/);
+    assert.match(checked.stderr, /pin them with --trusted-keys/);
+
+    // Pinned keys: the members' keys as the auditor holds them.
+    const keysFile = join(cluster.dir, "keys.json");
+    writeFileSync(keysFile, JSON.stringify(receipt.memberKeys.map((k: string) => JSON.parse(k))));
+    const pinned = qmesh(["ledger", "check", file, "--trusted-keys", keysFile]);
+    assert.equal(pinned.status, 0, pinned.stderr);
+    assert.doesNotMatch(pinned.stderr, /pin them/);
+
+    const leaf = Buffer.from(receipt.leaf, "base64");
+    leaf[leaf.length - 1]! ^= 1;
+    const tamperedFile = join(cluster.dir, "tampered.json");
+    writeFileSync(tamperedFile, JSON.stringify({ ...receipt, leaf: leaf.toString("base64") }));
+    const refused = qmesh(["ledger", "check", tamperedFile, "--trusted-keys", keysFile]);
+    assert.equal(refused.status, 1);
+    assert.match(refused.stderr, /is NOT valid: the inclusion proof does not lead from leaf/);
+
+    // A receipt for another key's write is not this key's receipt.
+    writeFileSync(tamperedFile, JSON.stringify({ ...receipt, key: "cli/4" }));
+    const otherKey = qmesh(["ledger", "check", tamperedFile]);
+    assert.equal(otherKey.status, 1);
+    assert.match(otherKey.stderr, /does not write the key "cli\/4"/);
+
+    const missing = qmesh(["ledger", "proof", "no/such/key", "--endpoints", endpoints]);
+    assert.equal(missing.status, 1);
+    assert.match(missing.stderr, /key "no\/such\/key" does not exist: no write to prove/);
+  });
+
+  it("the audit follows new certified checkpoints, each consistent with the one before", async () => {
+    const audit = spawn(
+      process.execPath,
+      [BIN, "ledger", "audit", "--duration", "5", "--interval", "300", "--endpoints", endpoints],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let output = "";
+    audit.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    audit.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => audit.on("exit", resolve));
+    for (let i = 0; i < 15; i++) {
+      await cluster.put("n1", `audit/${i}`, "x");
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    assert.equal(await exited, 0, output);
+    assert.match(output, /pinned the keys of /);
+    assert.match(output, /size \d+ root [0-9a-f]{16} signed by .+, consistent with size \d+/);
+  });
+
+  it("verify recomputes a stopped member's ledger, and finds a value changed behind its back", async () => {
+    const name = "n3";
+    // Everything the others certified reached n3 too before it stops.
+    await eventually(async () => {
+      const status = await cluster.status(name);
+      const leader = await cluster.status("n1");
+      assert.equal(status.raftAppliedIndex, leader.raftAppliedIndex);
+    });
+    await cluster.kill9(name);
+    const dataDir = cluster.spec(name).dataDir;
+    const clean = qmesh(["ledger", "verify", "--data-dir", dataDir]);
+    assert.equal(clean.status, 0, clean.stdout + clean.stderr);
+    assert.match(clean.stdout, /tree: \d+ leaves re-hashed .*: matches its leaves/);
+    assert.match(clean.stdout, /state: replaying the \d+ leaves gives the member's state exactly/);
+    assert.match(clean.stdout, /checkpoints: [1-9]\d* certified, every one signed by a quorum/);
+    assert.match(clean.stderr, /tree {3}\[#+\] 100%/);
+
+    // An operator with root changes a value in the member's LMDB file while it is stopped.
+    const env = open({ path: join(dataDir, "kv"), maxDbs: 16 });
+    const kvDb = env.openDB<Uint8Array, Uint8Array>({
+      name: "kv",
+      keyEncoding: "binary",
+      encoding: "binary",
+    });
+    const key = Buffer.from("cli/5");
+    const record = Buffer.from(kvDb.get(key)!);
+    record[record.length - 1]! ^= 0x20;
+    await kvDb.put(key, record);
+    await env.close();
+    const changed = qmesh(["ledger", "verify", "--data-dir", dataDir]);
+    assert.equal(changed.status, 1);
+    assert.match(changed.stdout, /STATE: replaying the ledger does not give the member's state/);
+    assert.match(changed.stderr, /the ledger of .* does NOT verify/);
+  });
+});
