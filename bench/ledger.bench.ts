@@ -1,4 +1,5 @@
 // npm run bench:ledger — what the ledger costs and how fast it answers, in one run:
+//   0. the apply path in-process, with and without the ledger hook (µs per entry);
 //   1. put throughput and latency of a 3-member cluster with the ledger on against the same build
 //      with --ledger false, alternated (on, off, off, on) so drift on a shared machine cancels;
 //   2. inclusion proofs served per second by one member over gRPC (each checked by the client),
@@ -20,6 +21,7 @@ import {
 import { dataDirLayout } from "../src/node/data_dir.ts";
 import { LEDGER_DB } from "../src/node/member_ledger.ts";
 import { TestCluster } from "../test/process/harness.ts";
+import { benchApplyPath } from "./ledger_apply.ts";
 import { percentile, type Run, runLoad } from "./load.ts";
 
 const { values: args } = parseArgs({
@@ -133,6 +135,10 @@ const median = (values: readonly number[]) =>
     [...values].sort((a, b) => a - b),
     0.5,
   );
+
+// 0. The apply path alone, in-process.
+await benchApplyPath(out);
+out();
 
 // 1. Writes, ledger on and off.
 const order = [true, false, false, true];
