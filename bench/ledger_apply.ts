@@ -33,7 +33,6 @@ async function applyRun(withLedger: boolean, payloads: readonly Uint8Array[]): P
   const ledger = new MemberLedger(kv, {
     enabled: withLedger,
     origin: "bench",
-    membership: { voters: () => [1], keysOf: () => undefined },
     onEvents: () => {},
   });
   try {

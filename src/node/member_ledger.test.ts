@@ -26,6 +26,14 @@ const keys = new Map<number, LedgerKeys>(
   [1, 2, 3, 4].map((id) => [id, generateLedgerKeys(`m${id}`, { mldsa: false })]),
 );
 
+const MEMBERSHIP = {
+  voters: [1, 2, 3],
+  keysOf: (id: number) => {
+    const k = keys.get(id);
+    return k === undefined ? undefined : publicLedgerKeys(k);
+  },
+};
+
 function setup() {
   const dir = mkdtempSync(join(tmpdir(), "qmesh-member-ledger-"));
   dirs.push(dir);
@@ -34,13 +42,6 @@ function setup() {
   const ledger = new MemberLedger(kv, {
     enabled: true,
     origin: ORIGIN,
-    membership: {
-      voters: () => [1, 2, 3],
-      keysOf: (id) => {
-        const k = keys.get(id);
-        return k === undefined ? undefined : publicLedgerKeys(k);
-      },
-    },
     onEvents: (batch) => events.push(...batch),
   });
   let index = 0;
@@ -51,7 +52,7 @@ function setup() {
     for (const entry of entries) {
       index++;
       items.push({ index, command: null });
-      sources.push({ ...entry, index, term: 1 });
+      sources.push({ ...entry, index, term: 1, membership: MEMBERSHIP });
     }
     const leafIndexes: (number | null)[] = new Array(entries.length).fill(null);
     kv.apply(items, 0, ledger.batch(sources, leafIndexes));

@@ -12,6 +12,7 @@ import {
   CheckpointStore,
   checkMemberNote,
   combineNotes,
+  decodePublicLedgerKeys,
   equalBytes,
   LeafEncoder,
   LeafKind,
@@ -30,12 +31,35 @@ export interface LeafSource {
   readonly term: number;
   readonly proposer: number;
   readonly request: Uint8Array;
+  /**
+   * For ledger entries: the membership as of this entry in log order. Not as of the end of its
+   * apply batch: batches split differently on each member, and the verdict must not.
+   */
+  readonly membership?: LedgerMembership;
 }
 
-/** What the ledger needs to know about the membership when it applies a cosignature. */
+/** The voters and their registered ledger keys at one point of the log. */
 export interface LedgerMembership {
-  voters(): readonly NodeId[];
+  readonly voters: readonly NodeId[];
   keysOf(id: NodeId): TrustedMember | undefined;
+}
+
+const trustedKeysCache = new Map<string, TrustedMember | null>();
+
+/** A member's published ledger keys (encodePublicLedgerKeys), decoded once per value. */
+export function trustedLedgerKeys(published: string | undefined): TrustedMember | undefined {
+  if (published === undefined) return undefined;
+  let keys = trustedKeysCache.get(published);
+  if (keys === undefined) {
+    try {
+      keys = decodePublicLedgerKeys(published);
+    } catch {
+      keys = null;
+    }
+    if (trustedKeysCache.size > 1024) trustedKeysCache.clear();
+    trustedKeysCache.set(published, keys);
+  }
+  return keys ?? undefined;
 }
 
 export type LedgerEvent =
@@ -45,7 +69,6 @@ export type LedgerEvent =
 export interface MemberLedgerOptions {
   readonly enabled: boolean;
   readonly origin: string;
-  readonly membership: LedgerMembership;
   /** After the batch that produced them committed. */
   readonly onEvents: (events: readonly LedgerEvent[]) => void;
 }
@@ -188,12 +211,19 @@ export class MemberLedger {
       this.events.push({ type: "sealed", size });
       return null;
     }
-    return this.applyCosignature(source.proposer, command.cosign);
+    if (source.membership === undefined) {
+      throw new Error(`ledger entry ${source.index} reached the ledger without its membership`);
+    }
+    return this.applyCosignature(source.proposer, command.cosign, source.membership);
   }
 
-  private applyCosignature(signer: NodeId, note: string): string | null {
-    const { membership, origin } = this.options;
-    const voters = membership.voters();
+  private applyCosignature(
+    signer: NodeId,
+    note: string,
+    membership: LedgerMembership,
+  ): string | null {
+    const { origin } = this.options;
+    const { voters } = membership;
     if (!voters.includes(signer)) return `member ${signer.toString(16)} is not a voter`;
     const keys = membership.keysOf(signer);
     if (keys === undefined) return `member ${signer.toString(16)} has no registered ledger keys`;

@@ -16,13 +16,7 @@ import {
   type RangeRequest,
   type RangeResponse,
 } from "../kv/index.ts";
-import {
-  decodePublicLedgerKeys,
-  encodePublicLedgerKeys,
-  type LedgerKeys,
-  publicLedgerKeys,
-  type TrustedMember,
-} from "../ledger/index.ts";
+import { encodePublicLedgerKeys, type LedgerKeys, publicLedgerKeys } from "../ledger/index.ts";
 import {
   type ConfChange,
   ConfChangeTransition,
@@ -205,10 +199,6 @@ export class QmeshNode {
       ledger = new MemberLedger(state.kv, {
         enabled: config.ledger,
         origin: ledgerOrigin(clusterId),
-        membership: {
-          voters: () => node?.member.confState.voters ?? [],
-          keysOf: (memberId) => trustedKeysOf(members, memberId),
-        },
         onEvents: (events) => node?.checkpointer?.applied(events),
       });
       if (config.ledger) {
@@ -920,21 +910,4 @@ function raftSafety(
     leaseReads: true,
     testingKnobs: { leaseReadsWithoutCheckQuorum: true },
   };
-}
-
-/** A member's registered ledger keys, decoded once per published value. */
-const trustedKeysCache = new Map<string, TrustedMember>();
-function trustedKeysOf(members: MemberRegistry, id: NodeId): TrustedMember | undefined {
-  const published = members.get(id)?.ledgerKeys;
-  if (published === undefined) return undefined;
-  let keys = trustedKeysCache.get(published);
-  if (keys === undefined) {
-    try {
-      keys = decodePublicLedgerKeys(published);
-    } catch {
-      return undefined;
-    }
-    trustedKeysCache.set(published, keys);
-  }
-  return keys;
 }

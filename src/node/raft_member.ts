@@ -29,7 +29,12 @@ import {
 } from "../raft/index.ts";
 import type { SnapshotFiles, Wal } from "../storage/index.ts";
 import type { DiskRetry } from "./disk_retry.ts";
-import type { LeafSource, MemberLedger } from "./member_ledger.ts";
+import {
+  type LeafSource,
+  type LedgerMembership,
+  type MemberLedger,
+  trustedLedgerKeys,
+} from "./member_ledger.ts";
 import { decodeMemberInfo, type MemberRegistry } from "./members.ts";
 import type { NodeMetrics } from "./metrics.ts";
 import { decodeProposal, ProposalKind } from "./proposal.ts";
@@ -318,8 +323,9 @@ export class RaftMember {
         if (proposal.kind === ProposalKind.Kv) {
           items[i] = { index: entry.index, command: proposal.payload };
         } else if (proposal.kind === ProposalKind.Ledger) {
-          // The ledger applies it (member_ledger.ts); the store has nothing to do.
+          // The ledger applies it (member_ledger.ts), with the membership as of this entry.
           items[i] = { index: entry.index, command: null };
+          leaves[i] = { ...leaves[i]!, membership: this.ledgerMembership() };
         } else {
           const info = decodeMemberInfo(proposal.payload);
           if (info !== null && this.members.get(info.id) !== undefined) this.members.upsert(info);
@@ -355,6 +361,15 @@ export class RaftMember {
     for (const single of change.changes) {
       if (single.type === ConfChangeType.RemoveNode) this.members.remove(single.nodeId);
     }
+  }
+
+  /** The voters and their published keys now, in log order (see LeafSource.membership). */
+  private ledgerMembership(): LedgerMembership {
+    const published = new Map(this.members.list().map((m) => [m.id, m.ledgerKeys]));
+    return {
+      voters: [...this.confState.voters],
+      keysOf: (id) => trustedLedgerKeys(published.get(id)),
+    };
   }
 
   private membersMeta(): { key: string; value: Uint8Array } {
