@@ -22,7 +22,8 @@ export class ApiError extends Error {
   }
 }
 
-export type Route = (node: QmeshNode, body: Json) => Promise<Json>;
+/** `user`: the authenticated caller ("" with auth disabled), which writes carry for contracts. */
+export type Route = (node: QmeshNode, body: Json, user: string) => Promise<Json>;
 
 export function header(node: QmeshNode, revision?: number): Json {
   const status = node.status();

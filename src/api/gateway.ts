@@ -13,12 +13,13 @@ import {
 import { RequestTimeoutError } from "../node/pending.ts";
 import { clusterRoutes } from "./cluster_routes.ts";
 import { ApiError, GrpcCode, header, type Route } from "./common.ts";
+import { contractRoutes } from "./contract_routes.ts";
 import { TOKEN_METADATA } from "./grpc/auth_gate.ts";
 import { authenticate } from "./grpc/auth_service.ts";
 import type { AuthGate } from "./grpc/context.ts";
 import { toRpcError } from "./grpc/errors.ts";
 import { RpcError } from "./grpc/etcd_errors.ts";
-import { txnAccesses } from "./grpc/kv_service.ts";
+import { asUser, txnAccesses } from "./grpc/kv_service.ts";
 import { checkTxn } from "./grpc/txn_check.ts";
 import {
   BadRequestError,
@@ -52,8 +53,8 @@ function unwrap(result: ApplyResult | null): ApplyResult & { response: unknown }
 }
 
 const routes: Record<string, Route> = {
-  "/v3/kv/put": async (node, body) => {
-    const result = unwrap(await node.propose(parsePut(body)));
+  "/v3/kv/put": async (node, body, user) => {
+    const result = unwrap(await node.propose(asUser(parsePut(body), user)));
     const response = result.response as { prevKv?: import("../kv/index.ts").KeyValue };
     return putJson(response.prevKv, header(node, result.revision));
   },
@@ -68,18 +69,18 @@ const routes: Record<string, Route> = {
     if (response.more) out.more = true;
     return out;
   },
-  "/v3/kv/deleterange": async (node, body) => {
-    const result = unwrap(await node.propose(parseDeleteRange(body)));
+  "/v3/kv/deleterange": async (node, body, user) => {
+    const result = unwrap(await node.propose(asUser(parseDeleteRange(body), user)));
     const response = result.response as {
       deleted: number;
       prevKvs?: import("../kv/index.ts").KeyValue[];
     };
     return deleteJson(response.deleted, response.prevKvs, header(node, result.revision));
   },
-  "/v3/kv/txn": async (node, body) => {
+  "/v3/kv/txn": async (node, body, user) => {
     const command = parseTxn(body);
     checkTxn(command);
-    const result = unwrap(await node.propose(command));
+    const result = unwrap(await node.propose(asUser(command, user)));
     const response = result.response as import("../kv/index.ts").TxnResponse;
     return txnJson(response.succeeded, response.responses, header(node, result.revision));
   },
@@ -127,6 +128,7 @@ const routes: Record<string, Route> = {
   }),
   ...clusterRoutes,
   ...ledgerRoutes,
+  ...contractRoutes,
 };
 
 async function forwardToLeader(node: QmeshNode, path: string, body: Json): Promise<Json> {
@@ -182,14 +184,14 @@ async function handle(
       reply(response, 200, { header: header(node), token });
       return;
     }
-    checkAccess(gate, path, body, request.headers.authorization);
+    const user = checkAccess(gate, path, body, request.headers.authorization);
     if (path === "/v3/watch") {
       serveWatch(node, body, request, response);
       return;
     }
     const route = routes[path];
     if (route === undefined) throw new ApiError(404, GrpcCode.NotFound, `no such endpoint ${path}`);
-    reply(response, 200, await route(node, body));
+    reply(response, 200, await route(node, body, user));
   } catch (error) {
     const failure = toApiError(error as Error);
     reply(response, failure.httpStatus, {
@@ -202,39 +204,35 @@ async function handle(
 
 /**
  * etcd's gateway takes the token from the Authorization header. With auth enabled, kv paths need
- * the key permissions their gRPC twins need; cluster, maintenance and compaction need root.
+ * the key permissions their gRPC twins need; cluster, maintenance, compaction and contract rules
+ * need root. Returns the caller's user name ("" with auth disabled, and for admin paths).
  */
-function checkAccess(gate: AuthGate, path: string, body: Json, token: string | undefined): void {
-  if (!gate.enabled) return;
+function checkAccess(gate: AuthGate, path: string, body: Json, token: string | undefined): string {
+  if (!gate.enabled) return "";
   const metadata = new Metadata();
   if (token !== undefined) metadata.set(TOKEN_METADATA, token);
   switch (path) {
     case "/v3/kv/put":
-      gate.checkKeys(metadata, [{ key: parsePut(body).key, rangeEnd: EMPTY_BYTES, write: true }]);
-      return;
+      return gate.checkKeys(metadata, [
+        { key: parsePut(body).key, rangeEnd: EMPTY_BYTES, write: true },
+      ]);
     case "/v3/kv/range":
     case "/v3/watch": {
       const source =
         path === "/v3/watch" ? ((body.create_request as Json | undefined) ?? body) : body;
       const { key, rangeEnd } = parseRange({ ...source, key: source.key ?? "" });
-      gate.checkKeys(metadata, [{ key, rangeEnd: rangeEnd ?? EMPTY_BYTES, write: false }]);
-      return;
+      return gate.checkKeys(metadata, [{ key, rangeEnd: rangeEnd ?? EMPTY_BYTES, write: false }]);
     }
     case "/v3/kv/deleterange": {
       const { key, rangeEnd } = parseDeleteRange(body);
-      gate.checkKeys(metadata, [{ key, rangeEnd, write: true }]);
-      return;
+      return gate.checkKeys(metadata, [{ key, rangeEnd, write: true }]);
     }
     case "/v3/kv/txn":
-      gate.checkKeys(metadata, txnAccesses(parseTxn(body)));
-      return;
+      return gate.checkKeys(metadata, txnAccesses(parseTxn(body)));
     default:
-      if (path.startsWith("/v3/lease/")) {
-        gate.checkKeys(metadata, []);
-        return;
-      }
+      if (path.startsWith("/v3/lease/")) return gate.checkKeys(metadata, []);
       gate.checkAdmin(metadata);
-      return;
+      return "";
   }
 }
 

@@ -7,6 +7,7 @@ import { TokenAuthGate } from "./grpc/auth_gate.ts";
 import { authService } from "./grpc/auth_service.ts";
 import { clusterService } from "./grpc/cluster_service.ts";
 import type { ApiContext } from "./grpc/context.ts";
+import { contractsService } from "./grpc/contracts_service.ts";
 import { electionService } from "./grpc/election_service.ts";
 import { healthService } from "./grpc/health_service.ts";
 import { kvService } from "./grpc/kv_service.ts";
@@ -51,6 +52,7 @@ export async function startClientApi(
   server.addService(services.Maintenance.service, maintenanceService(ctx));
   server.addService(services.Health.service, healthService(ctx));
   server.addService(services.Ledger.service, ledgerService(ctx));
+  server.addService(services.Contracts.service, contractsService(ctx));
   const gateway = createGatewayServer(node, ctx.auth);
   const ports: ClientPort[] = [];
   try {

@@ -18,6 +18,7 @@ import {
   verifyCheckpoint,
   verifyStoredTree,
 } from "../ledger/index.ts";
+import { ContractGuard } from "../node/contract_guard.ts";
 import { dataDirLayout } from "../node/data_dir.ts";
 import { LEDGER_DB } from "../node/member_ledger.ts";
 import { MemberRegistry } from "../node/members.ts";
@@ -93,7 +94,8 @@ function progressEvery(io: VerifyOutput, what: string, total: number) {
 /** Replays every leaf's request into an empty store; its state must equal the member's. */
 async function replay(kv: MvccStore, tree: LedgerTree, io: VerifyOutput): Promise<boolean> {
   const dir = mkdtempSync(join(tmpdir(), "qmesh-ledger-replay-"));
-  const fresh = MvccStore.open(dir);
+  // The same contract rules as a member, or a write a rule refused would be replayed as applied.
+  const fresh = MvccStore.open(dir, { guard: new ContractGuard() });
   try {
     const size = tree.committedTreeSize;
     const tick = progressEvery(io, "replay", size);

@@ -76,6 +76,7 @@ export function consumesSpace(c: Command | RequestOp): boolean {
   switch (c.op) {
     case "put":
     case "leaseGrant":
+    case "contractSet":
       return true;
     case "txn":
       return c.success.some(consumesSpace) || c.failure.some(consumesSpace);

@@ -4,6 +4,9 @@
 // Layout: [format version u8 = 1][op u8][fields...]. Byte strings are varint length + bytes,
 // revisions/counts are LEB128 varints, lease ids are u64 big-endian (8 bytes, like etcd's int64).
 // Auth ops take op codes from 64 up; their fields are in auth_command.ts.
+//
+// A put, delete or txn sent by an authenticated user ends with the trailer [0x01][user bytes]
+// after its op; without a user there is no trailer, so such commands encode as they always did.
 
 import { AUTH_OP_BASE, isAuthCommand, readAuthOp, writeAuthOp } from "./auth_command.ts";
 import { ByteReader, ByteWriter } from "./bytes.ts";
@@ -34,7 +37,11 @@ const OPS = [
   "leaseRevoke",
   "range",
   "alarm",
+  "contractSet",
+  "contractDelete",
 ] as const;
+/** The trailer tag of a command's user (see the top of this file). */
+const USER_TRAILER = 1;
 const ALARM_ACTIONS = ["activate", "deactivate"] as const;
 const TARGETS: readonly CompareTarget[] = ["value", "version", "create", "mod", "lease"];
 const RESULTS: readonly CompareResult[] = ["equal", "greater", "less", "not_equal"];
@@ -43,10 +50,18 @@ const SORT_TARGETS: readonly SortTarget[] = ["key", "version", "create", "mod", 
 
 type AnyOp = Command | RangeOp;
 
+const enc = new TextEncoder();
+const dec = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
 export function encodeCommand(c: Command): Uint8Array {
   const w = new ByteWriter();
   w.u8(FORMAT_VERSION);
   writeOp(w, c, 0);
+  const user = "user" in c && typeof c.user === "string" ? c.user : "";
+  if (user !== "" && (c.op === "put" || c.op === "deleteRange" || c.op === "txn")) {
+    w.u8(USER_TRAILER);
+    w.bytes(enc.encode(user));
+  }
   return w.finish();
 }
 
@@ -56,8 +71,16 @@ export function decodeCommand(b: Uint8Array): Command {
   if (version !== FORMAT_VERSION) throw new CommandDecodeError(`unknown format version ${version}`);
   const op = readOp(r, 0);
   if (op.op === "range") throw new CommandDecodeError("range is only valid inside a txn");
+  if (r.done) return op;
+  if (r.u8() !== USER_TRAILER) throw new CommandDecodeError("trailing bytes");
+  if (op.op !== "put" && op.op !== "deleteRange" && op.op !== "txn") {
+    throw new CommandDecodeError(`${op.op} takes no user`);
+  }
+  const user = text(r, "user");
+  // Canonical: no user is written as no trailer.
+  if (user === "") throw new CommandDecodeError("empty user trailer");
   if (!r.done) throw new CommandDecodeError("trailing bytes");
-  return op;
+  return { ...op, user };
 }
 
 function writeOp(w: ByteWriter, c: AnyOp, depth: number): void {
@@ -104,6 +127,13 @@ function writeOp(w: ByteWriter, c: AnyOp, depth: number): void {
       w.u8(ALARM_ACTIONS.indexOf(c.action));
       w.u64(c.memberId);
       w.u8(c.alarm);
+      return;
+    case "contractSet":
+      w.bytes(enc.encode(c.name));
+      w.bytes(c.rule);
+      return;
+    case "contractDelete":
+      w.bytes(enc.encode(c.name));
       return;
   }
 }
@@ -189,6 +219,19 @@ function readOp(r: ByteReader, depth: number): AnyOp {
       if (alarm !== 1 && alarm !== 2) throw new CommandDecodeError(`unknown alarm type ${alarm}`);
       return { op, action, memberId, alarm };
     }
+    case "contractSet":
+      return { op, name: text(r, "rule name"), rule: r.bytes() };
+    case "contractDelete":
+      return { op, name: text(r, "rule name") };
+  }
+}
+
+function text(r: ByteReader, what: string): string {
+  try {
+    return dec.decode(r.bytes());
+  } catch (e) {
+    if (e instanceof CommandDecodeError) throw e;
+    throw new CommandDecodeError(`${what} is not UTF-8`);
   }
 }
 
@@ -201,6 +244,8 @@ function readBranch(r: ByteReader, depth: number): RequestOp[] {
       op.op === "leaseGrant" ||
       op.op === "leaseRevoke" ||
       op.op === "alarm" ||
+      op.op === "contractSet" ||
+      op.op === "contractDelete" ||
       isAuthCommand(op)
     ) {
       throw new CommandDecodeError(`${op.op} is not allowed inside a txn`);

@@ -10,6 +10,7 @@ export const ERROR_MESSAGES: Record<KvErrorCode, string> = {
   InvalidArgument: "etcdserver: invalid argument",
   Auth: "etcdserver: invalid auth management",
   NoSpace: "mvcc: database space exceeded",
+  ContractRejected: "qmesh: a contract rule rejected the write",
 };
 
 /** A request error (etcd returns these to the client; they never stop apply). */

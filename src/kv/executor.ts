@@ -1,6 +1,7 @@
 // Executes decoded commands inside the batch's LMDB write txn (etcd's applier + mvcc txn write).
 // Request errors are KvErrors: thrown before any write (or inside a child txn for `txn`), turned
-// into an error result, so a failing command never changes state.
+// into an error result, so a failing command never changes state. Contract rules check each
+// key a put or delete changes just before it changes it; a rejection is a KvError like any other.
 
 import { applyAlarm, consumesSpace, hasNoSpaceAlarm, readAlarms } from "./alarms.ts";
 import { isAuthCommand } from "./auth_command.ts";
@@ -8,6 +9,13 @@ import { applyAuth } from "./auth_store.ts";
 import { compareBytes, u64Bytes } from "./bytes.ts";
 import { decodeCommand } from "./command.ts";
 import { compactHistory } from "./compact.ts";
+import {
+  BatchRules,
+  contractKey,
+  isContractKey,
+  type LoadedRules,
+  reservedKeyError,
+} from "./contract_rules.ts";
 import { CommandDecodeError, KvError } from "./errors.ts";
 import { checkCommandKeys } from "./key_limits.ts";
 import { type Dbs, decodeRecord, leaseKeys } from "./layout.ts";
@@ -18,6 +26,8 @@ import type {
   Command,
   CommandResponse,
   Compare,
+  ContractDeleteCommand,
+  ContractSetCommand,
   DeleteRangeCommand,
   DeleteRangeResponse,
   KeyValue,
@@ -28,6 +38,7 @@ import type {
   TxnCommand,
   TxnResponse,
   WatchEvent,
+  WriteGuard,
 } from "./types.ts";
 import { WriteTxn } from "./write_txn.ts";
 
@@ -40,6 +51,7 @@ export class Executor {
   readonly batches: EventBatch[] = [];
   readonly granted: Array<{ id: number; ttl: number }> = [];
   readonly revoked: number[] = [];
+  readonly rules: BatchRules;
 
   constructor(
     private readonly dbs: Dbs,
@@ -47,7 +59,13 @@ export class Executor {
     public compactRevision: number,
     /** The active alarms; commands of this batch see the alarms its earlier commands changed. */
     public alarms: readonly AlarmMember[] = readAlarms(dbs),
-  ) {}
+    /** Contract rules on writes; none: writes are not checked and rules cannot be set. */
+    guard?: WriteGuard,
+    /** The rules as the last committed batch left them (see BatchRules). */
+    rules?: LoadedRules,
+  ) {
+    this.rules = new BatchRules(dbs, guard, rules);
+  }
 
   execute(bytes: Uint8Array): ApplyResult {
     let cmd: Command;
@@ -64,11 +82,13 @@ export class Executor {
     const t = new WriteTxn(this.dbs, this.revision + 1);
     try {
       checkCommandKeys(cmd);
+      const user =
+        cmd.op === "put" || cmd.op === "deleteRange" || cmd.op === "txn" ? (cmd.user ?? "") : "";
       const response =
         cmd.op === "txn"
           ? // A child txn, so a request error halfway through a txn rolls back its earlier writes.
-            this.dbs.env.transactionSync(() => this.txn(t, cmd))
-          : this.run(t, cmd);
+            this.dbs.env.transactionSync(() => this.txn(t, cmd, user))
+          : this.run(t, cmd, user);
       if (t.changed) {
         this.revision = t.main;
         this.batches.push({ revision: t.main, events: t.events });
@@ -80,7 +100,7 @@ export class Executor {
     }
   }
 
-  private run(t: WriteTxn, c: Exclude<Command, TxnCommand>): CommandResponse {
+  private run(t: WriteTxn, c: Exclude<Command, TxnCommand>, user: string): CommandResponse {
     // Auth changes touch only the auth database: no kv revision, no watch event (as etcd).
     if (isAuthCommand(c)) return applyAuth(this.dbs, c);
     switch (c.op) {
@@ -90,9 +110,13 @@ export class Executor {
         return response;
       }
       case "put":
-        return this.put(t, c);
+        return this.put(t, c, user);
       case "deleteRange":
-        return this.deleteRange(t, c);
+        return this.deleteRange(t, c, user);
+      case "contractSet":
+        return this.contractSet(t, c);
+      case "contractDelete":
+        return this.contractDelete(t, c);
       case "compact":
         if (c.revision <= this.compactRevision) throw new KvError("Compacted");
         if (c.revision > this.revision) throw new KvError("FutureRevision");
@@ -121,8 +145,9 @@ export class Executor {
     }
   }
 
-  private put(t: WriteTxn, c: PutCommand): PutResponse {
+  private put(t: WriteTxn, c: PutCommand, user: string): PutResponse {
     if (c.key.length === 0) throw new KvError("InvalidArgument", "etcdserver: key is not provided");
+    if (isContractKey(c.key)) throw reservedKeyError(c.key);
     if (c.ignoreValue && c.value.length > 0) {
       throw new KvError("InvalidArgument", "etcdserver: value is provided");
     }
@@ -136,29 +161,68 @@ export class Executor {
     if (lease !== 0 && !this.dbs.lease.doesExist(u64Bytes(lease))) {
       throw new KvError("LeaseNotFound");
     }
-    t.put(c.key, c.ignoreValue ? prev!.value : c.value, lease, prev);
+    const value = c.ignoreValue ? prev!.value : c.value;
+    this.rules.check({
+      key: c.key,
+      value,
+      prev: prev?.value ?? null,
+      lease,
+      user,
+      revision: t.main,
+      op: "put",
+    });
+    t.put(c.key, value, lease, prev);
     return c.prevKv && prev !== undefined ? { op: "put", prevKv: prev } : { op: "put" };
   }
 
-  private deleteRange(t: WriteTxn, c: DeleteRangeCommand): DeleteRangeResponse {
+  private deleteRange(t: WriteTxn, c: DeleteRangeCommand, user: string): DeleteRangeResponse {
     if (c.key.length === 0 && c.rangeEnd.length === 0) {
       throw new KvError("InvalidArgument", "etcdserver: key is not provided");
     }
     const kvs = currentKvs(this.dbs, c.key, c.rangeEnd);
+    // Every key is checked before any is deleted: a rejection leaves the range as it was.
+    for (const kv of kvs) {
+      if (isContractKey(kv.key)) throw reservedKeyError(kv.key);
+      const { key, value: prev } = kv;
+      this.rules.check({ key, value: null, prev, lease: 0, user, revision: t.main, op: "delete" });
+    }
     for (const kv of kvs) t.delete(kv);
     return c.prevKv
       ? { op: "deleteRange", deleted: kvs.length, prevKvs: kvs }
       : { op: "deleteRange", deleted: kvs.length };
   }
 
-  private txn(t: WriteTxn, c: TxnCommand): TxnResponse {
+  private txn(t: WriteTxn, c: TxnCommand, user: string): TxnResponse {
     const succeeded = c.compare.every((cmp) => this.compare(cmp));
     const ops = succeeded ? c.success : c.failure;
-    const responses = ops.map((op) => this.op(t, op));
+    const responses = ops.map((op) => this.op(t, op, user));
     return { op: "txn", succeeded, responses };
   }
 
-  private op(t: WriteTxn, op: RequestOp): OpResponse {
+  /** Rules are not checked here: they guard the keyspace, not the rules themselves. */
+  private contractSet(t: WriteTxn, c: ContractSetCommand): CommandResponse {
+    const guard = this.rules.guard;
+    if (guard === undefined) {
+      throw new KvError("InvalidArgument", "contract rules are not supported by this store");
+    }
+    const problem = guard.validateRule(c.name, c.rule);
+    if (problem !== null) throw new KvError("InvalidArgument", problem);
+    const key = contractKey(c.name);
+    const rec = this.dbs.kv.get(key);
+    t.put(key, c.rule, 0, rec === undefined ? undefined : decodeRecord(rec).kv);
+    this.rules.changed();
+    return { op: "contractSet" };
+  }
+
+  private contractDelete(t: WriteTxn, c: ContractDeleteCommand): CommandResponse {
+    const rec = this.dbs.kv.get(contractKey(c.name));
+    if (rec === undefined) return { op: "contractDelete", deleted: 0 };
+    t.delete(decodeRecord(rec).kv);
+    this.rules.changed();
+    return { op: "contractDelete", deleted: 1 };
+  }
+
+  private op(t: WriteTxn, op: RequestOp, user: string): OpResponse {
     switch (op.op) {
       case "range": {
         // Reads inside a txn see its earlier writes, at the revision the txn will create.
@@ -167,11 +231,11 @@ export class Executor {
         return { op: "range", ...readRange(this.dbs, op, state) };
       }
       case "put":
-        return this.put(t, op);
+        return this.put(t, op, user);
       case "deleteRange":
-        return this.deleteRange(t, op);
+        return this.deleteRange(t, op, user);
       case "txn":
-        return this.txn(t, op);
+        return this.txn(t, op, user);
     }
   }
 

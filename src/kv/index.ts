@@ -10,6 +10,7 @@ export {
 export { AuthReader, type AuthRole, type AuthUser, ROOT } from "./auth_store.ts";
 export { EMPTY as EMPTY_BYTES, prefixEnd } from "./bytes.ts";
 export { decodeCommand, encodeCommand } from "./command.ts";
+export { CONTRACTS_PREFIX, CONTRACTS_PREFIX_TEXT, contractKey } from "./contract_rules.ts";
 export {
   CommandDecodeError,
   ERROR_MESSAGES,

@@ -2,6 +2,7 @@
 // in several databases (in `leasekey` behind an 8-byte lease id). Longer keys are refused as a
 // request error, before proposing and again at apply, where every member refuses alike; they
 // must never reach LMDB, whose error would stop apply.
+import { contractKey } from "./contract_rules.ts";
 import { KvError } from "./errors.ts";
 import type { Command, RangeRequest, RequestOp } from "./types.ts";
 
@@ -31,6 +32,10 @@ export function checkCommandKeys(command: Command | RequestOp): void {
     case "range":
     case "deleteRange":
       checkRangeKeys(command);
+      return;
+    case "contractSet":
+    case "contractDelete":
+      check(contractKey(command.name), "contract rule key");
       return;
     case "txn":
       for (const compare of command.compare) checkRangeKeys(compare);

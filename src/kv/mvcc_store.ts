@@ -7,6 +7,7 @@ import { open } from "lmdb";
 import { DiskFullError, isDiskFull } from "../storage/index.ts";
 import { hasNoSpaceAlarm, readAlarms } from "./alarms.ts";
 import { AuthReader } from "./auth_store.ts";
+import type { LoadedRules } from "./contract_rules.ts";
 import type { EventBatch } from "./executor.ts";
 import { Executor } from "./executor.ts";
 import { hashDbs } from "./hash.ts";
@@ -37,6 +38,7 @@ import type {
   ApplyResult,
   RangeRequest,
   RangeResponse,
+  WriteGuard,
 } from "./types.ts";
 import { WatchHub } from "./watch_hub.ts";
 
@@ -44,6 +46,8 @@ export interface MvccStoreOptions {
   mapSizeBytes?: number;
   /** Free bytes the disk must keep for a commit to be tried (see space_guard.ts). */
   minFreeBytes?: number;
+  /** Contract rules on writes (node/ injects them); without one, no write is checked. */
+  guard?: WriteGuard;
 }
 
 export class MvccStore {
@@ -56,6 +60,8 @@ export class MvccStore {
   private rev = 1;
   private compactRev = 0;
   private activeAlarms: readonly AlarmMember[] = [];
+  /** The contract rules as of the last committed batch (undefined: to be read). */
+  private contractRules: LoadedRules;
   private readonly space: SpaceGuard;
   private readonly reopenListeners: (() => void)[] = [];
 
@@ -119,6 +125,7 @@ export class MvccStore {
     this.rev = readMetaNumber(this.dbs, META_REVISION, 1);
     this.compactRev = readMetaNumber(this.dbs, META_COMPACT, 0);
     this.activeAlarms = readAlarms(this.dbs);
+    this.contractRules = undefined;
   }
 
   /**
@@ -152,7 +159,14 @@ export class MvccStore {
     hook: ApplyHook | undefined,
   ): (ApplyResult | null)[] {
     const results: (ApplyResult | null)[] = new Array(items.length).fill(null);
-    const exec = new Executor(this.dbs, this.rev, this.compactRev, this.activeAlarms);
+    const exec = new Executor(
+      this.dbs,
+      this.rev,
+      this.compactRev,
+      this.activeAlarms,
+      this.options.guard,
+      this.contractRules,
+    );
     let applied = this.applied;
     this.dbs.env.transactionSync(() => {
       for (let i = 0; i < items.length; i++) {
@@ -179,6 +193,7 @@ export class MvccStore {
     this.rev = exec.revision;
     this.compactRev = exec.compactRevision;
     this.activeAlarms = exec.alarms;
+    this.contractRules = exec.rules.loaded;
     this.leases.applied(exec.granted, exec.revoked, nowMs);
     if (exec.batches.length > 0) this.notify(exec.batches);
     return results;

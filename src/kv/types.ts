@@ -67,6 +67,11 @@ export interface PutCommand {
   prevKv: boolean;
   ignoreValue: boolean;
   ignoreLease: boolean;
+  /**
+   * The authenticated user who sent the command (absent or "": auth off), which contract rules
+   * see. Only a top-level command's user is encoded: the ops of a txn act as the txn's user.
+   */
+  user?: string;
 }
 
 export interface DeleteRangeCommand {
@@ -74,6 +79,8 @@ export interface DeleteRangeCommand {
   key: Uint8Array;
   rangeEnd: Uint8Array;
   prevKv: boolean;
+  /** As PutCommand.user. */
+  user?: string;
 }
 
 export interface RangeOp extends RangeRequest {
@@ -85,6 +92,8 @@ export interface TxnCommand {
   compare: Compare[];
   success: RequestOp[];
   failure: RequestOp[];
+  /** As PutCommand.user. */
+  user?: string;
 }
 
 export type RequestOp = RangeOp | PutCommand | DeleteRangeCommand | TxnCommand;
@@ -149,7 +158,21 @@ export interface AlarmCommand extends AlarmMember {
   action: "activate" | "deactivate";
 }
 
+/** Sets (creates or replaces) the contract rule `name`; `rule` is its stored encoding. */
+export interface ContractSetCommand {
+  op: "contractSet";
+  name: string;
+  rule: Uint8Array;
+}
+
+export interface ContractDeleteCommand {
+  op: "contractDelete";
+  name: string;
+}
+
 export type Command =
+  | ContractSetCommand
+  | ContractDeleteCommand
   | PutCommand
   | DeleteRangeCommand
   | TxnCommand
@@ -191,7 +214,10 @@ export type CommandResponse =
   | { op: "leaseRevoke" }
   | { op: AuthCommand["op"] }
   /** The alarms the command changed (none if it was already so), as etcd's AlarmResponse. */
-  | { op: "alarm"; alarms: AlarmMember[] };
+  | { op: "alarm"; alarms: AlarmMember[] }
+  | { op: "contractSet" }
+  /** 1 if the rule existed, else 0. */
+  | { op: "contractDelete"; deleted: number };
 
 export type KvErrorCode =
   | "KeyNotFound"
@@ -203,7 +229,9 @@ export type KvErrorCode =
   /** A space-consuming write while a NOSPACE alarm is active (etcd's ErrNoSpace). */
   | "NoSpace"
   /** An auth store refusal; the message is etcd's text (e.g. "etcdserver: role name not found"). */
-  | "Auth";
+  | "Auth"
+  /** A contract rule rejected a write; the message names the rule and says why. */
+  | "ContractRejected";
 
 export interface KvErrorInfo {
   code: KvErrorCode;
@@ -239,4 +267,41 @@ export interface WatchEvent {
   type: "put" | "delete";
   kv: KeyValue;
   prevKv?: KeyValue;
+}
+
+/** One key change a contract rule is asked about (the rule's variables; see contracts/). */
+export interface GuardedWrite {
+  readonly key: Uint8Array;
+  /** The value the write would store; null for a delete. */
+  readonly value: Uint8Array | null;
+  /** The key's current value; null if it does not exist. */
+  readonly prev: Uint8Array | null;
+  readonly lease: number;
+  readonly user: string;
+  /** The revision the write would create. */
+  readonly revision: number;
+  readonly op: "put" | "delete";
+}
+
+/** A stored contract rule: its name (from its key) and its encoding. */
+export interface StoredRule {
+  readonly name: string;
+  readonly rule: Uint8Array;
+}
+
+/** The stored rules, ready to check writes; see WriteGuard. */
+export interface WriteRules {
+  /** null: allowed; else the client's error message, naming the rule and saying why. */
+  check(write: GuardedWrite): string | null;
+}
+
+/**
+ * Contract rules on writes, injected into MvccStore by node/ (kv does not know the rule language).
+ * Must be deterministic: every member gives the same answers for the same arguments.
+ */
+export interface WriteGuard {
+  /** null if `rule` is the encoding of a valid rule named `name`; else why it is not. */
+  validateRule(name: string, rule: Uint8Array): string | null;
+  /** The rules stored now, in key order (never empty). */
+  load(rules: readonly StoredRule[]): WriteRules;
 }

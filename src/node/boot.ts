@@ -4,6 +4,7 @@ import type { MvccStore } from "../kv/index.ts";
 import { MvccStore as Store } from "../kv/index.ts";
 import { MemoryStorage, type NodeId } from "../raft/index.ts";
 import { SnapshotFiles, Wal, type WalRecovery } from "../storage/index.ts";
+import { ContractGuard } from "./contract_guard.ts";
 import { DataDirError, type DataDirLayout } from "./data_dir.ts";
 
 export interface OpenedState {
@@ -35,7 +36,7 @@ export async function openState(
   const snapshots = new SnapshotFiles(layout.snap, logger);
   // State lives in LMDB; a snapshot file left from a transfer cut short is of no further use.
   await snapshots.prune(0);
-  const kv = Store.open(layout.kv);
+  const kv = Store.open(layout.kv, { guard: new ContractGuard() });
   try {
     let storage: MemoryStorage;
     // An empty WAL is a new member even when member.json exists: a crash between writing the

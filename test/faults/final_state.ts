@@ -78,19 +78,49 @@ export async function finalReads(cluster: FaultCluster, keyCount: number): Promi
     return: returned,
   }));
   const states = new Map<string, FinalState>();
-  const hashes = new Map<string, string>();
   for (const name of cluster.members) {
     const local = await cluster
       .client(name, "read")
       .call("KV", "Range", { ...range, serializable: true });
     states.set(name, toState(local.kvs));
-    const hash = await cluster
-      .client(name, "read")
-      .call("Maintenance", "HashKV", { revision: "0" });
-    hashes.set(name, `${hash.hash}@${hash.hash_revision}`);
   }
   states.set(`${via} (linearizable)`, viaState);
-  return { reads, states, hashes, via: `${via} (linearizable)` };
+  return { reads, states, hashes: await stateHashes(cluster), via: `${via} (linearizable)` };
+}
+
+/**
+ * Every member's state hash at one applied index. The hash covers the applied index, and an entry
+ * that changes no key (a new leader's empty entry, a member's attributes) can land between two
+ * members' answers: a 3,600 s soak saw three "different" hashes at one revision that way, after
+ * reading ~100k keys per member had kept the leader busy. So the hashes count only when every
+ * member reports the same applied index just before and just after them.
+ */
+async function stateHashes(cluster: FaultCluster): Promise<Map<string, string>> {
+  const applied = async () =>
+    (await Promise.all(cluster.members.map((name) => cluster.status(name)))).map(
+      (s) => s.appliedIndex,
+    );
+  let positions = "";
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const before = await applied();
+    const replies = await Promise.all(
+      cluster.members.map((name) =>
+        cluster.client(name, "read").call("Maintenance", "HashKV", { revision: "0" }),
+      ),
+    );
+    const after = await applied();
+    positions = [...before, ...after].join(" ");
+    if (new Set([...before, ...after]).size === 1) {
+      return new Map(
+        cluster.members.map((name, i) => [
+          name,
+          `${replies[i].hash}@${replies[i].hash_revision}/applied ${before[0]}`,
+        ]),
+      );
+    }
+    await sleep(500);
+  }
+  throw new Error(`members never held one applied index long enough to hash (${positions})`);
 }
 
 export function toState(kvs: readonly { key: Buffer; value: Buffer }[]): Map<string, string> {

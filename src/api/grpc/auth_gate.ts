@@ -34,12 +34,13 @@ export class TokenAuthGate implements AuthGate {
     return user;
   }
 
-  checkKeys(metadata: grpc.Metadata, accesses: readonly KeyAccess[]): void {
-    if (!this.auth.enabled) return;
+  checkKeys(metadata: grpc.Metadata, accesses: readonly KeyAccess[]): string {
+    if (!this.auth.enabled) return "";
     const user = this.caller(metadata);
     for (const a of accesses) {
       if (!this.auth.permits(user, a.key, a.rangeEnd, a.write)) throw EtcdErrors.permissionDenied;
     }
+    return user.name;
   }
 
   checkAdmin(metadata: grpc.Metadata): void {

@@ -28,15 +28,16 @@ export interface KeyAccess {
 export interface AuthGate {
   /** False: every check passes (and callers may skip computing what to check). */
   readonly enabled: boolean;
-  /** Every access must be granted to the caller (root may do anything). */
-  checkKeys(metadata: grpc.Metadata, accesses: readonly KeyAccess[]): void;
+  /** Every access must be granted to the caller (root may do anything). Returns the caller's
+   *  user name ("" with auth disabled), which writes carry for contract rules. */
+  checkKeys(metadata: grpc.Metadata, accesses: readonly KeyAccess[]): string;
   /** Cluster and auth administration: root only. */
   checkAdmin(metadata: grpc.Metadata): void;
 }
 
 export const OPEN_GATE: AuthGate = {
   enabled: false,
-  checkKeys() {},
+  checkKeys: () => "",
   checkAdmin() {},
 };
 

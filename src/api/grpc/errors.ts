@@ -48,6 +48,9 @@ function kvError(error: KvError): RpcError {
       return EtcdErrors.keyNotFound;
     case "NoSpace":
       return EtcdErrors.noSpace;
+    case "ContractRejected":
+      // The state refused the write, not the request's form: etcd's code for such refusals.
+      return new RpcError(Status.FAILED_PRECONDITION, error.message);
     case "Auth":
       // Auth refusals carry etcd's exact text; its code comes from etcd's table.
       return (

@@ -3,11 +3,14 @@ import type * as grpc from "@grpc/grpc-js";
 import type {
   ApplyResult,
   CommandResponse,
+  DeleteRangeCommand,
   DeleteRangeResponse,
   OpResponse,
+  PutCommand,
   PutResponse,
   RangeResponse,
   RequestOp,
+  TxnCommand,
   TxnResponse,
 } from "../../kv/index.ts";
 import { checkCommandKeys, EMPTY_BYTES, KvError } from "../../kv/index.ts";
@@ -118,6 +121,14 @@ export function txnAccesses(txn: {
   return accesses;
 }
 
+/** The write as sent by `user` (contract rules see who wrote); no user leaves it unchanged. */
+export function asUser<C extends PutCommand | DeleteRangeCommand | TxnCommand>(
+  command: C,
+  user: string,
+): C {
+  return user === "" ? command : { ...command, user };
+}
+
 /** A write needs write permission; returning the previous values is a read too (as etcd). */
 function writeAccesses(key: Uint8Array, rangeEnd: Uint8Array, prevKv: boolean): KeyAccess[] {
   const write = { key, rangeEnd, write: true };
@@ -138,10 +149,10 @@ export function kvService(ctx: ApiContext): grpc.UntypedServiceImplementation {
     Put: unary(async (pb: PutRequestPb, call) => {
       const command = putFromPb(pb);
       checkCommandKeys(command);
-      if (ctx.auth.enabled) {
-        ctx.auth.checkKeys(call.metadata, writeAccesses(pb.key, EMPTY_BYTES, pb.prev_kv));
-      }
-      const done = applied(node, await node.propose(command));
+      const user = ctx.auth.enabled
+        ? ctx.auth.checkKeys(call.metadata, writeAccesses(pb.key, EMPTY_BYTES, pb.prev_kv))
+        : "";
+      const done = applied(node, await node.propose(asUser(command, user)));
       return {
         response: putResponsePb(node, done.response as PutResponse, done.revision),
         ledgerIndex: done.ledgerIndex,
@@ -150,10 +161,10 @@ export function kvService(ctx: ApiContext): grpc.UntypedServiceImplementation {
     DeleteRange: unary(async (pb: DeleteRangeRequestPb, call) => {
       const command = deleteRangeFromPb(pb);
       checkCommandKeys(command);
-      if (ctx.auth.enabled) {
-        ctx.auth.checkKeys(call.metadata, writeAccesses(pb.key, pb.range_end, pb.prev_kv));
-      }
-      const done = applied(node, await node.propose(command));
+      const user = ctx.auth.enabled
+        ? ctx.auth.checkKeys(call.metadata, writeAccesses(pb.key, pb.range_end, pb.prev_kv))
+        : "";
+      const done = applied(node, await node.propose(asUser(command, user)));
       return {
         response: deleteResponsePb(node, done.response as DeleteRangeResponse, done.revision),
         ledgerIndex: done.ledgerIndex,
@@ -163,8 +174,8 @@ export function kvService(ctx: ApiContext): grpc.UntypedServiceImplementation {
       const command = txnFromPb(pb);
       checkTxn(command);
       checkCommandKeys(command);
-      if (ctx.auth.enabled) ctx.auth.checkKeys(call.metadata, txnAccesses(command));
-      const done = applied(node, await node.propose(command));
+      const user = ctx.auth.enabled ? ctx.auth.checkKeys(call.metadata, txnAccesses(command)) : "";
+      const done = applied(node, await node.propose(asUser(command, user)));
       return {
         response: txnResponsePb(node, done.response as TxnResponse, done.revision),
         ledgerIndex: done.ledgerIndex,

@@ -15,6 +15,7 @@ export const PROTO_FILES = [
   "v3election.proto",
   "health.proto",
   "ledger.proto",
+  "contracts.proto",
 ];
 
 export const LOAD_OPTIONS: protoLoader.Options = {
@@ -41,7 +42,7 @@ const loaded = grpc.loadPackageDefinition(packageDefinition) as unknown as {
   v3lockpb: { Lock: ServiceConstructor };
   v3electionpb: { Election: ServiceConstructor };
   grpc: { health: { v1: { Health: ServiceConstructor } } };
-  qmesh: { v1: { Ledger: ServiceConstructor } };
+  qmesh: { v1: { Ledger: ServiceConstructor; Contracts: ServiceConstructor } };
 };
 
 /** Service constructors: `.service` is the server-side definition, `new X(addr, creds)` a client. */
@@ -56,4 +57,5 @@ export const services = {
   Election: loaded.v3electionpb.Election,
   Health: loaded.grpc.health.v1.Health,
   Ledger: loaded.qmesh.v1.Ledger,
+  Contracts: loaded.qmesh.v1.Contracts,
 };

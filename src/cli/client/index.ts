@@ -1,5 +1,6 @@
 // The client commands (etcdctl's, over etcd v3 gRPC): each group in its own file.
 import type { Command } from "commander";
+import { addContractCommands } from "./contract.ts";
 import { addEndpointCommands } from "./endpoint.ts";
 import { addKvCommands } from "./kv.ts";
 import { addLeaseCommands } from "./lease.ts";
@@ -16,4 +17,5 @@ export function addClientCommands(program: Command): void {
   addMemberCommands(program);
   addEndpointCommands(program);
   addSnapshotCommands(program);
+  addContractCommands(program);
 }
