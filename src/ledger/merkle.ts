@@ -31,6 +31,14 @@ export function hashChildren(left: Uint8Array, right: Uint8Array): Uint8Array {
   return sha256(input);
 }
 
+/** The two hashes a tree is made of; the default is noble's (pure, runs anywhere). */
+export interface TreeHasher {
+  leaf(leaf: Uint8Array): Uint8Array;
+  children(left: Uint8Array, right: Uint8Array): Uint8Array;
+}
+
+export const PURE_HASHER: TreeHasher = { leaf: hashLeaf, children: hashChildren };
+
 /** The largest power of two strictly below n (n ≥ 2): RFC 9162's split point k. */
 function split(n: number): number {
   let k = 1;
@@ -244,14 +252,15 @@ export class MerkleAppender {
   private constructor(
     private size: number,
     private readonly frontier: Uint8Array[],
+    private readonly hasher: TreeHasher,
   ) {}
 
-  static empty(): MerkleAppender {
-    return new MerkleAppender(0, []);
+  static empty(hasher: TreeHasher = PURE_HASHER): MerkleAppender {
+    return new MerkleAppender(0, [], hasher);
   }
 
   /** Resumes at `size` leaves, fetching the frontier's nodes from storage. */
-  static resume(size: number, nodes: NodeHashes): MerkleAppender {
+  static resume(size: number, nodes: NodeHashes, hasher: TreeHasher = PURE_HASHER): MerkleAppender {
     const frontier: Uint8Array[] = [];
     let start = 0;
     for (let level = 52; level >= 0; level--) {
@@ -261,7 +270,7 @@ export class MerkleAppender {
         start += width;
       }
     }
-    return new MerkleAppender(size, frontier);
+    return new MerkleAppender(size, frontier, hasher);
   }
 
   get treeSize(): number {
@@ -275,7 +284,7 @@ export class MerkleAppender {
     out.push({ level, index, hash });
     // Every trailing 1 bit of the old size is a left sibling that this leaf now completes.
     while (index % 2 === 1) {
-      hash = hashChildren(this.frontier.pop()!, hash);
+      hash = this.hasher.children(this.frontier.pop()!, hash);
       index = Math.floor(index / 2);
       level++;
       out.push({ level, index, hash });
@@ -290,7 +299,7 @@ export class MerkleAppender {
     if (this.frontier.length === 0) return EMPTY_ROOT;
     let hash = this.frontier[this.frontier.length - 1]!;
     for (let i = this.frontier.length - 2; i >= 0; i--)
-      hash = hashChildren(this.frontier[i]!, hash);
+      hash = this.hasher.children(this.frontier[i]!, hash);
     return hash;
   }
 }

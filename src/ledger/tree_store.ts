@@ -1,30 +1,51 @@
-// The ledger's persisted tree: leaves and every complete subtree hash, in one LMDB database of
-// the member's state environment, written inside the same transaction as the apply batch that
-// produced them, so the ledger and the state can never disagree about what was applied.
-// Appending costs O(log n) hashing (amortized two) and O(1) amortized puts; a proof for any
-// index and size reads O(log n) stored nodes; memory holds only the O(log n) frontier.
+// The ledger's persisted tree: leaves and the complete subtree hashes from level 2 up, in one LMDB
+// database of the member's state environment, written inside the same transaction as the apply
+// batch that produced them, so the ledger and the state can never disagree about what was
+// applied. Appending costs O(log n) hashing (amortized two) and 1.25 puts per leaf; the two
+// lowest levels are recomputed from the leaves when a proof needs them (one sibling each), which
+// is cheaper than writing them for every leaf. A proof reads O(log n) stored nodes; memory holds
+// only the O(log n) frontier.
 //
-//   [0x00][level u8][index u64 BE] -> 32-byte hash   complete subtree (level 0: leaf hash)
+//   [0x00][level u8][index u64 BE] -> 32-byte hash   complete subtree, level >= 2
 //   [0x01][index u64 BE]           -> leaf bytes     (leaf.ts)
-//   [0x02][revision u64 BE]        -> index u64 BE   the leaf that created a store revision
 //   [0x03]"size"                   -> u64 BE         leaves in the tree
+//
+// Revisions are not indexed: leaves carry the store revision after them, which never decreases
+// along the log, so the leaf that created a revision is found by binary search.
+import { hash } from "node:crypto";
 import type { Database } from "lmdb";
 import {
   consistencyProof,
   type EdgeHashes,
-  hashLeaf,
   inclusionProof,
   MerkleAppender,
   type NewNode,
   type NodeHashes,
   rootHash,
+  type TreeHasher,
 } from "./merkle.ts";
+
+const LEAF_PREFIX = Uint8Array.of(0x00);
+const NODE_PREFIX = Uint8Array.of(0x01);
+
+/** The same RFC 9162 hashes as merkle.ts, by node:crypto: the member appends a leaf per write. */
+const NATIVE_HASHER: TreeHasher = {
+  leaf: (leaf) => sha256(LEAF_PREFIX, leaf),
+  children: (left, right) => sha256(NODE_PREFIX, left, right),
+};
+
+function sha256(...parts: Uint8Array[]): Uint8Array {
+  return new Uint8Array(hash("sha256", Buffer.concat(parts), "buffer"));
+}
 
 export type LedgerDb = Database<Uint8Array, Uint8Array>;
 
 const NODE = 0x00;
 const LEAF = 0x01;
-const REVISION = 0x02;
+/** Levels below this are not stored: recomputed from leaves (at most 2 leaves, 3 hashes). */
+export const LOWEST_STORED_LEVEL = 2;
+/** Where a leaf keeps the store revision after it (see leaf.ts). */
+const LEAF_REVISION_OFFSET = 26;
 const SIZE_KEY = Uint8Array.of(0x03, ...new TextEncoder().encode("size"));
 
 export class LedgerCorruptError extends Error {
@@ -44,7 +65,7 @@ export class LedgerTree {
 
   constructor(private db: LedgerDb) {
     this.committedSize = this.readSize();
-    this.appender = MerkleAppender.resume(this.committedSize, this.nodes);
+    this.appender = MerkleAppender.resume(this.committedSize, this.nodes, NATIVE_HASHER);
   }
 
   /** The size that committed: what proofs and roots are served for. */
@@ -64,17 +85,16 @@ export class LedgerTree {
   }
 
   /** Appends a leaf; call inside the LMDB transaction of the apply batch. Returns its index. */
-  append(leaf: Uint8Array, createdRevision: number | null): number {
+  append(leaf: Uint8Array): number {
     const index = this.appender.treeSize;
     this.newNodes.length = 0;
-    this.appender.append(hashLeaf(leaf), this.newNodes);
+    this.appender.append(NATIVE_HASHER.leaf(leaf), this.newNodes);
     for (const node of this.newNodes) {
-      this.db.putSync(this.nodeKeyOf(node.level, node.index), node.hash);
+      if (node.level >= LOWEST_STORED_LEVEL) {
+        this.db.putSync(this.nodeKeyOf(node.level, node.index), node.hash);
+      }
     }
     this.db.putSync(this.indexKeyOf(LEAF, index), leaf);
-    if (createdRevision !== null) {
-      this.db.putSync(this.indexKeyOf(REVISION, createdRevision), this.u64Of(index));
-    }
     return index;
   }
 
@@ -95,7 +115,7 @@ export class LedgerTree {
     // A new environment (a snapshot installed) may hold another history for the same sizes.
     this.edges.clear();
     this.committedSize = this.readSize();
-    this.appender = MerkleAppender.resume(this.committedSize, this.nodes);
+    this.appender = MerkleAppender.resume(this.committedSize, this.nodes, NATIVE_HASHER);
   }
 
   /** The root over every leaf appended so far, including those of the open transaction. */
@@ -130,7 +150,7 @@ export class LedgerTree {
     return edge;
   }
 
-  /** A stored subtree hash as it is on disk (no check): for audits of the store itself. */
+  /** A stored subtree hash as it is on disk (no check), level >= 2: for audits of the store. */
   storedNode(level: number, index: number): Uint8Array | undefined {
     const value = this.db.getBinary(this.nodeKeyOf(level, index));
     return value === undefined ? undefined : Uint8Array.from(value);
@@ -150,23 +170,54 @@ export class LedgerTree {
     }
   }
 
-  /** The leaf whose request created store revision `revision`. */
+  /** The leaf whose request created store revision `revision` (binary search, O(log n) reads). */
   leafIndexForRevision(revision: number): number | undefined {
-    const value = this.db.getBinary(this.indexKeyOf(REVISION, revision));
-    return value === undefined ? undefined : Number(Buffer.from(value).readBigUInt64BE(0));
+    let low = 0;
+    let high = this.committedSize;
+    // The first leaf whose revision-after is at least `revision`.
+    while (low < high) {
+      const middle = Math.floor((low + high) / 2);
+      if (this.revisionAfter(middle) < revision) low = middle + 1;
+      else high = middle;
+    }
+    if (low === this.committedSize || this.revisionAfter(low) !== revision) return undefined;
+    return low;
+  }
+
+  private revisionAfter(index: number): number {
+    const leaf = this.db.getBinary(this.indexKeyOf(LEAF, index));
+    if (leaf === undefined || leaf.length < LEAF_REVISION_OFFSET + 8) {
+      throw new LedgerCorruptError(`ledger leaf ${index} is missing or cut short`);
+    }
+    const view = new DataView(leaf.buffer, leaf.byteOffset, leaf.byteLength);
+    return (
+      view.getUint32(LEAF_REVISION_OFFSET) * 0x1_0000_0000 +
+      view.getUint32(LEAF_REVISION_OFFSET + 4)
+    );
   }
 
   private readonly nodes: NodeHashes = (level, index) => {
-    const value = this.db.getBinary(this.nodeKeyOf(level, index));
-    if (value === undefined || value.length !== 32) {
-      throw new LedgerCorruptError(
-        `ledger node (level ${level}, index ${index}) is missing from the member's state: ` +
-          "the ledger database is damaged; run `qmesh ledger verify` on the data directory",
-      );
+    if (level === 0) {
+      const leaf = this.db.getBinary(this.indexKeyOf(LEAF, index));
+      if (leaf === undefined) throw this.missing(0, index);
+      return NATIVE_HASHER.leaf(leaf);
     }
+    if (level === 1) {
+      return NATIVE_HASHER.children(this.nodes(0, 2 * index), this.nodes(0, 2 * index + 1));
+    }
+    const value = this.db.getBinary(this.nodeKeyOf(level, index));
+    if (value === undefined || value.length !== 32) throw this.missing(level, index);
     // getBinary already returns a fresh copy: a plain view of it, no second copy.
     return new Uint8Array(value.buffer, value.byteOffset, value.length);
   };
+
+  private missing(level: number, index: number): LedgerCorruptError {
+    return new LedgerCorruptError(
+      `ledger ${level === 0 ? "leaf" : "node"} (level ${level}, index ${index}) is missing from ` +
+        "the member's state: the ledger database is damaged; run `qmesh ledger verify` on the " +
+        "data directory",
+    );
+  }
 
   private readSize(): number {
     const value = this.db.getBinary(SIZE_KEY);

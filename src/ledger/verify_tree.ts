@@ -4,7 +4,7 @@
 // touches. Streaming, so memory stays O(log n) whatever the size.
 import { decodeLeaf, LeafDecodeError } from "./leaf.ts";
 import { equalBytes, hashLeaf, MerkleAppender, type NewNode } from "./merkle.ts";
-import type { LedgerTree } from "./tree_store.ts";
+import { type LedgerTree, LOWEST_STORED_LEVEL } from "./tree_store.ts";
 
 export interface TreeProblem {
   /** The first leaf index the problem concerns. */
@@ -49,15 +49,13 @@ export function verifyStoredTree(
       created.length = 0;
       appender.append(hashLeaf(leaf), created);
       for (const node of created) {
+        if (node.level < LOWEST_STORED_LEVEL) continue;
         const stored = tree.storedNode(node.level, node.index);
         if (stored === undefined || !equalBytes(stored, node.hash)) {
           const first = node.index * 2 ** node.level;
           problems.push({
             index: first,
-            message:
-              node.level === 0
-                ? `leaf ${index}'s stored hash does not match its bytes: the leaf or its hash was changed`
-                : `the stored hash over leaves ${first}..${first + 2 ** node.level - 1} does not match them`,
+            message: `the stored hash over leaves ${first}..${first + 2 ** node.level - 1} does not match them: a leaf or the hash was changed`,
           });
         }
       }

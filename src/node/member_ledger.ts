@@ -190,7 +190,7 @@ export class MemberLedger {
       rejected,
       request: source.request,
     });
-    return this.tree.append(leaf, rejected === null && revision > revisionBefore ? revision : null);
+    return this.tree.append(leaf);
   }
 
   /** Applies a seal or a cosignature; returns why it was refused, or null. */
