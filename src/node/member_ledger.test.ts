@@ -128,6 +128,7 @@ test("a member whose root differs from the quorum's is told, with the size", asy
   const checkpointer = new LedgerCheckpointer({
     ledger,
     keys: keys.get(1)!,
+    signMlDsa: () => Promise.reject(new Error("no ML-DSA in these tests")),
     origin: ORIGIN,
     intervalMs: 1000,
     maxLeaves: 10_000,
@@ -156,6 +157,7 @@ test("the leader seals once the interval passed, or sooner after many leaves, an
   const checkpointer = new LedgerCheckpointer({
     ledger,
     keys: keys.get(1)!,
+    signMlDsa: () => Promise.reject(new Error("no ML-DSA in these tests")),
     origin: ORIGIN,
     intervalMs: 1000,
     maxLeaves: 50,

@@ -40,6 +40,7 @@ import { LedgerCheckpointer, loadOrCreateLedgerKeys } from "./ledger_signing.ts"
 import { ledgerOrigin, MemberLedger } from "./member_ledger.ts";
 import { encodeMemberInfo, type MemberInfo, MemberRegistry, memberIdFor } from "./members.ts";
 import { NodeMetrics } from "./metrics.ts";
+import { MlDsaWorker } from "./mldsa_worker.ts";
 import { loadPeerTls } from "./peer_tls.ts";
 import { PendingProposals, ReadBatcher } from "./pending.ts";
 import { encodeProposal, ProposalKind } from "./proposal.ts";
@@ -113,6 +114,8 @@ export class QmeshNode {
   /** Set when a quorum certified a ledger root this member does not have: it stops serving. */
   private corruption: CorruptError | null = null;
   private readonly checkpointer: LedgerCheckpointer | null;
+  /** Signs checkpoints with ML-DSA-65 off the event loop. */
+  private readonly mldsa: MlDsaWorker | null;
   private readonly publicLedgerKeys: string | undefined;
 
   private constructor(
@@ -134,12 +137,18 @@ export class QmeshNode {
   ) {
     this.publicLedgerKeys =
       ledgerKeys === null ? undefined : encodePublicLedgerKeys(publicLedgerKeys(ledgerKeys));
+    this.mldsa = ledgerKeys?.mldsa === undefined ? null : new MlDsaWorker();
+    const mldsa = this.mldsa;
     this.checkpointer =
       ledgerKeys === null
         ? null
         : new LedgerCheckpointer({
             ledger,
             keys: ledgerKeys,
+            signMlDsa: (message, secretKey) =>
+              mldsa === null
+                ? Promise.reject(new Error("no ML-DSA-65 key"))
+                : mldsa.sign(message, secretKey),
             origin: ledgerOrigin(clusterId),
             intervalMs: CHECKPOINT_INTERVAL_MS,
             maxLeaves: CHECKPOINT_MAX_LEAVES,
@@ -656,6 +665,7 @@ export class QmeshNode {
       this.logger.warn(`closing the WAL: ${(error as Error).message}`);
     }
     await this.state.kv.close();
+    await this.mldsa?.close();
     this.logger.info(`member ${this.config.name} stopped`);
   }
 
