@@ -2,7 +2,9 @@
 //   1. the stored tree is re-derived from its leaves (any changed leaf or node is found);
 //   2. the leaves are replayed into a fresh store, whose state must hash to the member's (a value
 //      changed directly in the member's LMDB file is found: the ledger no longer explains it);
-//   3. every certified checkpoint's signatures are checked against the members' registered keys,
+//   3. every applied entry still in the WAL must be what its leaf recorded (a WAL record changed
+//      with its CRC recomputed is found);
+//   4. every certified checkpoint's signatures are checked against the members' registered keys,
 //      and its root against the recomputed tree.
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -23,6 +25,7 @@ import { dataDirLayout } from "../node/data_dir.ts";
 import { LEDGER_DB } from "../node/member_ledger.ts";
 import { MemberRegistry } from "../node/members.ts";
 import { MEMBERS_META_KEY } from "../node/raft_member.ts";
+import { checkWalAgainstLedger } from "./ledger_wal.ts";
 
 export interface VerifyOutput {
   out(line: string): void;
@@ -69,6 +72,15 @@ export async function verifyDataDir(dataDir: string, io: VerifyOutput): Promise<
         `(${Math.round(size / treeSeconds)} leaves/s): ${treeCheck.problems.length === 0 ? "matches its leaves" : "DOES NOT match its leaves"}`,
     );
     if (treeCheck.problems.length === 0) ok = (await replay(kv, tree, io)) && ok;
+    const wal = await checkWalAgainstLedger(layout.wal, tree, kv.appliedIndex);
+    for (const problem of wal.problems.slice(0, 20)) io.out(`WAL: ${problem}`);
+    io.out(
+      `wal: ${wal.entries} applied entries still in the WAL ` +
+        (wal.problems.length === 0
+          ? "match their leaves"
+          : `, ${wal.problems.length} DO NOT match their leaves`),
+    );
+    ok &&= wal.problems.length === 0;
     ok = (await checkCertified(kv, tree, new CheckpointStore(db), io)) && ok;
     io.out(
       ok

@@ -16,3 +16,4 @@ export type { SnapshotFile, SnapshotReceiver } from "./snapshot_files.ts";
 export { readChunks, SnapshotFiles } from "./snapshot_files.ts";
 export type { WalOptions, WalRecovery } from "./wal.ts";
 export { DEFAULT_SEGMENT_BYTES, Wal } from "./wal.ts";
+export { replayWal } from "./wal_recovery.ts";

@@ -4,10 +4,11 @@
 // which finds a value changed directly in the member's LMDB file, and a changed leaf.
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { open } from "lmdb";
+import { crc32c } from "../../src/storage/crc32c.ts";
 import { BIN, eventually, TestCluster } from "./harness.ts";
 
 describe("qmesh ledger proof | check | audit | verify", { timeout: 180_000 }, () => {
@@ -23,6 +24,7 @@ describe("qmesh ledger proof | check | audit | verify", { timeout: 180_000 }, ()
     await cluster.waitForLeader(names);
     endpoints = names.map((name) => cluster.spec(name).clientUrl).join(",");
     for (let i = 0; i < 30; i++) await cluster.put(names[i % 3]!, `cli/${i % 7}`, `v${i}`);
+    await cluster.put("n1", "tamper/wal", "original-wal-value");
   });
   after(() => cluster.destroy());
 
@@ -96,8 +98,40 @@ describe("qmesh ledger proof | check | audit | verify", { timeout: 180_000 }, ()
     assert.equal(clean.status, 0, clean.stdout + clean.stderr);
     assert.match(clean.stdout, /tree: \d+ leaves re-hashed .*: matches its leaves/);
     assert.match(clean.stdout, /state: replaying the \d+ leaves gives the member's state exactly/);
+    assert.match(clean.stdout, /wal: [1-9]\d* applied entries still in the WAL match their leaves/);
     assert.match(clean.stdout, /checkpoints: [1-9]\d* certified, every one signed by a quorum/);
     assert.match(clean.stderr, /tree {3}\[#+\] 100%/);
+
+    // A WAL record changed, its CRC recomputed: the WAL's own checks pass, the ledger's do not.
+    const walDir = join(dataDir, "wal");
+    const target = Buffer.from("original-wal-value");
+    let tampered = false;
+    for (const file of readdirSync(walDir).filter((f) => f.endsWith(".wal"))) {
+      const bytes = readFileSync(join(walDir, file));
+      for (let at = 0; at + 8 <= bytes.length && bytes.readUInt32LE(at) !== 0; ) {
+        const length = bytes.readUInt32LE(at);
+        const body = bytes.subarray(at + 8, at + 8 + length);
+        const found = body.indexOf(target);
+        if (found >= 0) {
+          body[found] = "O".charCodeAt(0);
+          bytes.writeUInt32LE(crc32c(body), at + 4);
+          writeFileSync(join(walDir, file), bytes);
+          tampered = true;
+        }
+        at += 8 + length;
+      }
+    }
+    assert.ok(tampered, "found the write in the WAL");
+    const walChanged = qmesh(["ledger", "verify", "--data-dir", dataDir]);
+    assert.equal(walChanged.status, 1, walChanged.stdout);
+    assert.match(
+      walChanged.stdout,
+      /WAL: WAL entry \d+ \(term \d+\) is not what ledger leaf \d+ recorded: the request bytes differ/,
+    );
+    assert.match(
+      walChanged.stdout,
+      /state: replaying the \d+ leaves gives the member's state exactly/,
+    );
 
     // An operator with root changes a value in the member's LMDB file while it is stopped.
     const env = open({ path: join(dataDir, "kv"), maxDbs: 16 });
