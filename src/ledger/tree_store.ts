@@ -44,6 +44,8 @@ const NODE = 0x00;
 const LEAF = 0x01;
 /** Levels below this are not stored: recomputed from leaves (at most 2 leaves, 3 hashes). */
 export const LOWEST_STORED_LEVEL = 2;
+const CACHED_FROM_LEVEL = 4;
+const CACHED_PER_LEVEL = 16_384;
 /** Where a leaf keeps the store revision after it (see leaf.ts). */
 const LEAF_REVISION_OFFSET = 26;
 const SIZE_KEY = Uint8Array.of(0x03, ...new TextEncoder().encode("size"));
@@ -62,6 +64,12 @@ export class LedgerTree {
   private readonly newNodes: NewNode[] = [];
   /** Right-edge hashes of the last few sizes asked about (proofs cluster on recent sizes). */
   private readonly edges = new Map<number, EdgeHashes>();
+  /**
+   * Stored nodes read before, per level from CACHED_FROM_LEVEL up: complete subtrees never
+   * change, and every proof passes through the few upper ones. Each level holds at most
+   * CACHED_PER_LEVEL and starts over when full, so memory stays bounded at any size.
+   */
+  private readonly cached: Map<number, Uint8Array>[] = [];
 
   constructor(private db: LedgerDb) {
     this.committedSize = this.readSize();
@@ -114,6 +122,7 @@ export class LedgerTree {
   rollback(): void {
     // A new environment (a snapshot installed) may hold another history for the same sizes.
     this.edges.clear();
+    this.cached.length = 0;
     this.committedSize = this.readSize();
     this.appender = MerkleAppender.resume(this.committedSize, this.nodes, NATIVE_HASHER);
   }
@@ -205,8 +214,15 @@ export class LedgerTree {
     if (level === 1) {
       return NATIVE_HASHER.children(this.nodes(0, 2 * index), this.nodes(0, 2 * index + 1));
     }
+    const cache = level >= CACHED_FROM_LEVEL ? (this.cached[level] ??= new Map()) : undefined;
+    const known = cache?.get(index);
+    if (known !== undefined) return known;
     const value = this.db.getBinary(this.nodeKeyOf(level, index));
     if (value === undefined || value.length !== 32) throw this.missing(level, index);
+    if (cache !== undefined) {
+      if (cache.size >= CACHED_PER_LEVEL) cache.clear();
+      cache.set(index, new Uint8Array(value.buffer, value.byteOffset, value.length));
+    }
     // getBinary already returns a fresh copy: a plain view of it, no second copy.
     return new Uint8Array(value.buffer, value.byteOffset, value.length);
   };
