@@ -37,7 +37,25 @@ export function readTrustedKeys(path: string): TrustedMember[] {
   if (!Array.isArray(records)) {
     throw usageError(`--trusted-keys ${path}: expected a JSON array of member key records`);
   }
-  return records.map((record) => decodePublicLedgerKeys(JSON.stringify(record)));
+  return records.map((record, i) =>
+    publicKeysOf(JSON.stringify(record), `--trusted-keys ${path} [${i}]`),
+  );
+}
+
+/** One member's public keys, or a clear error naming where they came from. */
+function publicKeysOf(json: string, where: string): TrustedMember {
+  try {
+    return decodePublicLedgerKeys(json);
+  } catch (error) {
+    throw new CommanderError(1, "qmesh.ledger", `${where}: ${(error as Error).message}`);
+  }
+}
+
+function positive(flag: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0)
+    throw usageError(`${flag} must be a number above 0, got "${value}"`);
+  return n;
 }
 
 function quorumOf(flag: string | undefined, members: number): number {
@@ -174,7 +192,7 @@ export function addLedgerCommands(program: Command): void {
       const pinned = flags.trustedKeys !== undefined;
       const trusted = pinned
         ? readTrustedKeys(flags.trustedKeys!)
-        : receipt.memberKeys.map((k) => decodePublicLedgerKeys(k));
+        : receipt.memberKeys.map((k, i) => publicKeysOf(k, `${file}: memberKeys[${i}]`));
       const quorum = quorumOf(flags.quorum, trusted.length);
       try {
         const verified = await verifyReceipt(receipt, trusted, quorum);
@@ -224,8 +242,9 @@ export function addLedgerCommands(program: Command): void {
             flags.trustedKeys === undefined ? null : readTrustedKeys(flags.trustedKeys);
           await auditCluster(session, {
             trusted,
-            intervalMs: Number(flags.interval),
-            durationMs: flags.duration === undefined ? null : Number(flags.duration) * 1000,
+            intervalMs: positive("--interval", flags.interval),
+            durationMs:
+              flags.duration === undefined ? null : positive("--duration", flags.duration) * 1000,
             out: (line) => write(`${line}\n`),
           });
         },

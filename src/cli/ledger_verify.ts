@@ -14,6 +14,7 @@ import {
   CheckpointStore,
   decodeLeaf,
   decodePublicLedgerKeys,
+  equalBytes,
   LeafKind,
   LedgerTree,
   type TrustedMember,
@@ -166,7 +167,7 @@ async function checkCertified(
     try {
       const verified = await verifyCheckpoint(note, trusted, quorum);
       const root = tree.root(size);
-      if (Buffer.compare(Buffer.from(root), Buffer.from(verified.checkpoint.rootHash)) !== 0) {
+      if (!equalBytes(root, verified.checkpoint.rootHash)) {
         io.out(`CHECKPOINT ${size}: certified root differs from the recomputed tree's root`);
         ok = false;
       }

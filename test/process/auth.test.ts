@@ -5,22 +5,14 @@ import { execFile } from "node:child_process";
 import { after, before, test } from "node:test";
 import { promisify } from "node:util";
 import * as grpc from "@grpc/grpc-js";
-import { connectEtcd, type EtcdClient } from "../../src/api/grpc/client.ts";
+import type { EtcdClient } from "../../src/api/grpc/client.ts";
 import { TestCluster } from "./harness.ts";
 
 const run = promisify(execFile);
 const NAMES = ["n1", "n2", "n3"];
 const cluster = new TestCluster();
-const clients = new Map<string, EtcdClient>();
 
-const client = (name: string): EtcdClient => {
-  let c = clients.get(name);
-  if (c === undefined) {
-    c = connectEtcd(cluster.spec(name).clientUrl);
-    clients.set(name, c);
-  }
-  return c;
-};
+const client = (name: string): EtcdClient => cluster.grpc(name);
 
 async function etcdctl(args: string[], user?: string): Promise<string> {
   const endpoints = NAMES.map((n) => cluster.spec(n).clientUrl).join(",");
@@ -56,7 +48,6 @@ before(async () => {
   await cluster.waitForLeader(NAMES);
 });
 after(async () => {
-  for (const c of clients.values()) c.close();
   await cluster.destroy();
 });
 

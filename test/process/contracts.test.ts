@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { after, before, describe, it } from "node:test";
 import * as grpc from "@grpc/grpc-js";
-import { connectEtcd, type EtcdClient } from "../../src/api/grpc/client.ts";
+import type { EtcdClient } from "../../src/api/grpc/client.ts";
 import { LEDGER_INDEX_METADATA } from "../../src/api/grpc/context.ts";
 import { decodeLeaf, type Leaf, LeafKind } from "../../src/ledger/index.ts";
 import { BIN, b64, eventually, TestCluster } from "./harness.ts";
@@ -24,15 +24,7 @@ const DOCS = {
 
 describe("contract rules on a 3-member cluster", { timeout: 240_000 }, () => {
   const cluster = new TestCluster();
-  const clients = new Map<string, EtcdClient>();
-  const client = (name: string): EtcdClient => {
-    let c = clients.get(name);
-    if (c === undefined) {
-      c = connectEtcd(cluster.spec(name).clientUrl);
-      clients.set(name, c);
-    }
-    return c;
-  };
+  const client = (name: string): EtcdClient => cluster.grpc(name);
   /** Root's token once the auth test enabled auth. */
   let rootMetadata = new grpc.Metadata();
   const qmesh = (args: readonly string[]) =>
@@ -68,7 +60,6 @@ describe("contract rules on a 3-member cluster", { timeout: 240_000 }, () => {
     await cluster.waitForLeader(NAMES);
   });
   after(async () => {
-    for (const c of clients.values()) c.close();
     await cluster.destroy();
   });
 

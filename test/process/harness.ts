@@ -6,6 +6,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { connectEtcd, type EtcdClient } from "../../src/api/grpc/client.ts";
 import { createClusterCertificates } from "../../src/transport/index.ts";
 
 export const BIN = fileURLToPath(new URL("../../bin/qmesh", import.meta.url));
@@ -95,6 +96,7 @@ export class TestCluster {
   readonly specs = new Map<string, MemberSpec>();
   readonly processes = new Map<string, ChildProcess>();
   readonly output = new Map<string, string>();
+  private readonly grpcClients = new Map<string, EtcdClient>();
 
   constructor(private readonly extraFlags: readonly string[] = []) {}
 
@@ -177,7 +179,24 @@ export class TestCluster {
     });
   }
 
+  /** A gRPC client of a member, made once and closed by destroy() (or forgetClient()). */
+  grpc(name: string): EtcdClient {
+    let client = this.grpcClients.get(name);
+    if (client === undefined) {
+      client = connectEtcd(this.spec(name).clientUrl);
+      this.grpcClients.set(name, client);
+    }
+    return client;
+  }
+
+  /** Closes a member's client, e.g. before its process is killed and restarted. */
+  forgetClient(name: string): void {
+    this.grpcClients.get(name)?.close();
+    this.grpcClients.delete(name);
+  }
+
   async destroy(): Promise<void> {
+    for (const name of [...this.grpcClients.keys()]) this.forgetClient(name);
     await Promise.all([...this.processes.keys()].map((name) => this.kill9(name)));
     rmSync(this.dir, { recursive: true, force: true });
   }

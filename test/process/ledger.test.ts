@@ -21,16 +21,8 @@ import { eventually, TestCluster } from "./harness.ts";
 
 const NAMES = ["n1", "n2", "n3"];
 const cluster = new TestCluster();
-const clients = new Map<string, EtcdClient>();
 
-function client(name: string): EtcdClient {
-  let c = clients.get(name);
-  if (c === undefined) {
-    c = connectEtcd(cluster.spec(name).clientUrl);
-    clients.set(name, c);
-  }
-  return c;
-}
+const client = (name: string): EtcdClient => cluster.grpc(name);
 
 const bytes = (value: unknown) => new Uint8Array(value as Buffer);
 
@@ -50,7 +42,6 @@ before(async () => {
   await cluster.waitForLeader(NAMES);
 });
 after(async () => {
-  for (const c of clients.values()) c.close();
   await cluster.destroy();
 });
 
@@ -147,8 +138,7 @@ test("a member killed and restarted resumes the same tree and keeps extending it
     return c;
   });
   await cluster.kill9(victim);
-  client(victim).close();
-  clients.delete(victim);
+  cluster.forgetClient(victim);
   await putWithReceipt(other, "restart/while-down", "2");
   await cluster.start(victim, NAMES);
   const same = await client(victim).call("Ledger", "Checkpoint", { tree_size: before.tree_size });

@@ -45,6 +45,14 @@ describe("qmesh ledger proof | check | audit | verify", { timeout: 180_000 }, ()
     const pinned = qmesh(["ledger", "check", file, "--trusted-keys", keysFile]);
     assert.equal(pinned.status, 0, pinned.stderr);
     assert.doesNotMatch(pinned.stderr, /pin them/);
+    const badKeys = join(cluster.dir, "bad-keys.json");
+    writeFileSync(badKeys, JSON.stringify([{ format: "qmesh-ledger-public-keys/v1", name: "x" }]));
+    const refusedKeys = qmesh(["ledger", "check", file, "--trusted-keys", badKeys]);
+    assert.equal(refusedKeys.status, 1);
+    assert.match(
+      refusedKeys.stderr,
+      /^qmesh: --trusted-keys .*\[0\]: ledger keys: a member needs at least one/,
+    );
 
     const leaf = Buffer.from(receipt.leaf, "base64");
     leaf[leaf.length - 1]! ^= 1;

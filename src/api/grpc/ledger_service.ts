@@ -3,6 +3,7 @@
 // from the member's persisted tree; nothing here needs trusting, since every answer is a proof.
 // Leaves hold the requests themselves, so with auth on the service is for root only.
 import * as grpc from "@grpc/grpc-js";
+import { formatCheckpoint } from "../../ledger/index.ts";
 import { ledgerOrigin } from "../../node/member_ledger.ts";
 import type { QmeshNode } from "../../node/node.ts";
 import { header } from "../common.ts";
@@ -41,8 +42,6 @@ function treeSize(node: QmeshNode, value: unknown, field: string): number {
   return size;
 }
 
-const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString("base64");
-
 export function checkpoint(node: QmeshNode, pb: Json): Json {
   const tree = node.ledger.check();
   let size: number;
@@ -67,7 +66,7 @@ export function checkpoint(node: QmeshNode, pb: Json): Json {
     tree_size: String(size),
     root_hash: root,
     origin,
-    checkpoint: `${origin}\n${size}\n${b64(root)}\n`,
+    checkpoint: formatCheckpoint({ origin, size, rootHash: root, extensions: [] }),
     signed_note: note ?? "",
     certified: note !== undefined,
     member_keys: node.voterLedgerKeys(),
