@@ -53,6 +53,8 @@ const FLAG_HELP: Record<(typeof CONFIG_FIELDS)[number], string> = {
   enableFaultInjection: "accept POST /qmesh/v1/fault (delay, loss, partitions) — tests only",
   ledger:
     "record every applied entry in the signed Merkle ledger (default true; false only to measure its cost, and for the data directory's whole life)",
+  initialCorruptCheck:
+    "at start, compare this member's history with its peers' and raise CORRUPT if a quorum of them holds another (default true)",
   unsafeTestingKnobs:
     "deliberate bugs for the fault suite's self-check (leaseReadsWithoutCheckQuorum); needs --enable-fault-injection",
 };

@@ -18,6 +18,7 @@ export {
   LeaseNotFoundError,
   LeaseNotPrimaryError,
 } from "./errors.ts";
+export { type HistoryHash, HistoryHashError } from "./history_hash.ts";
 export { checkCommandKeys, checkRangeKeys, MAX_KEY_BYTES } from "./key_limits.ts";
 export type { LeaseTimeToLive } from "./lessor.ts";
 export { Lessor } from "./lessor.ts";

@@ -12,6 +12,12 @@ import type { EventBatch } from "./executor.ts";
 import { Executor } from "./executor.ts";
 import { hashDbs } from "./hash.ts";
 import { type HistoryChunk, readHistory } from "./history.ts";
+import {
+  checkLiveKeys,
+  type HistoryHash,
+  type HistorySource,
+  hashHistory,
+} from "./history_hash.ts";
 import { checkRangeKeys } from "./key_limits.ts";
 import {
   type Bin,
@@ -317,6 +323,29 @@ export class MvccStore {
   /** Deterministic SHA-256 (hex) of all replicated MVCC state; see hash.ts. */
   hashState(): string {
     return hashDbs(this.dbs);
+  }
+
+  /** etcd's HashKV: a digest of the history up to `revision`, comparable across members. */
+  hashHistory(revision: number): Promise<HistoryHash> {
+    return hashHistory(this.historySource(), revision);
+  }
+
+  /** Null when every live key is its newest history record; else which key is not. */
+  checkLiveKeys(): Promise<string | null> {
+    return checkLiveKeys(this.historySource());
+  }
+
+  private historySource(): HistorySource {
+    const store = this;
+    return {
+      dbs: () => store.dbs,
+      get revision() {
+        return store.rev;
+      },
+      get compactRevision() {
+        return store.compactRev;
+      },
+    };
   }
 
   async close(): Promise<void> {

@@ -69,6 +69,11 @@ export interface NodeConfig {
   /** Record every applied entry in the Merkle ledger (off only to measure what it costs). */
   readonly ledger: boolean;
   /**
+   * Before joining in, compare this member's history with its peers' at its own revision
+   * (etcd's --experimental-initial-corrupt-check, on by default here).
+   */
+  readonly initialCorruptCheck: boolean;
+  /**
    * Deliberate bugs, so that the fault-injection suite can show it catches them; only with
    * enableFaultInjection. "leaseReadsWithoutCheckQuorum": reads from the leader's lease with
    * CheckQuorum off (a deposed leader serves stale reads).
@@ -95,6 +100,7 @@ export const CONFIG_DEFAULTS = {
   logLevel: "info",
   enableFaultInjection: false,
   ledger: true,
+  initialCorruptCheck: true,
 } as const;
 
 /** etcd's maxElectionMs: longer timeouts are refused. */
@@ -146,6 +152,7 @@ export const CONFIG_FIELDS = [
   "enableFaultInjection",
   "unsafeTestingKnobs",
   "ledger",
+  "initialCorruptCheck",
 ] as const;
 
 /** Settings that are on/off: as flags they may stand alone (`--client-cert-auth`), as in etcd. */
@@ -154,6 +161,7 @@ export const BOOLEAN_FIELDS: readonly (typeof CONFIG_FIELDS)[number][] = [
   "peerClientCertAuth",
   "enableFaultInjection",
   "ledger",
+  "initialCorruptCheck",
 ];
 
 /** Field name as a flag, for messages: dataDir → --data-dir. */
@@ -247,6 +255,7 @@ export function parseNodeConfig(raw: RawConfig): NodeConfig {
     logLevel: (logLevel === "panic" ? "fatal" : logLevel) as NodeConfig["logLevel"],
     enableFaultInjection: boolean(raw, "enableFaultInjection", false),
     ledger: boolean(raw, "ledger", true),
+    initialCorruptCheck: boolean(raw, "initialCorruptCheck", true),
     unsafeTestingKnobs: testingKnobs(raw),
   };
 }

@@ -28,10 +28,22 @@ import {
   RawNode,
   SeededRandom,
 } from "../raft/index.ts";
-import { MEMBER_NAME, type PeerAddress, parsePeerUrl, Transport } from "../transport/index.ts";
+import {
+  MEMBER_NAME,
+  type PeerAddress,
+  PeerNotConnectedError,
+  parsePeerUrl,
+  Transport,
+} from "../transport/index.ts";
 import { AutoCompactor } from "./auto_compaction.ts";
 import { type OpenedState, openState } from "./boot.ts";
 import { clusterIdOf, type NodeConfig } from "./config.ts";
+import {
+  answerPeerQuery,
+  decodeHashAnswer,
+  hashRequest,
+  initialCorruptionCheck,
+} from "./corruption_check.ts";
 import { claimDataDir, dataDirLayout } from "./data_dir.ts";
 import { DiskAlarm } from "./disk_alarm.ts";
 import { DiskFull } from "./disk_full.ts";
@@ -249,6 +261,7 @@ export class QmeshNode {
       onSnapshot: (message, file) => node?.member.receiveSnapshot(message, file),
       receiveSnapshot: (bytes, checksum) => state.snapshots.receive(bytes, checksum),
       onPeerUnreachable: (peer) => node?.member.raft.reportUnreachable(peer),
+      answerQuery: (_from, request) => answerPeerQuery(state.kv, request),
     });
     const metrics = new NodeMetrics();
     const disk = new DiskFull(config.dataDir, logger);
@@ -303,8 +316,53 @@ export class QmeshNode {
           ? ""
           : ` (advertised as ${config.advertisePeerUrl})`),
     );
+    // The first drive re-applies the committed log since the snapshot, conf changes included:
+    // only then does the member know its voters.
     member.drive();
+    // Before the client port opens (the caller opens it once this returns).
+    const check = config.initialCorruptCheck ? await node.initialCorruptionCheck() : null;
+    if (check !== null) node.markCorrupt(check);
     return node;
+  }
+
+  /** Compares this member's history with its peers'; what is wrong, or null. */
+  private async initialCorruptionCheck(): Promise<string | null> {
+    // The registry is as of the last applied entry; the voters are known only once the log
+    // replays to the member (not yet at start, before the leader's first message): until then
+    // every registered member counts as a voter.
+    const registered = this.members.list();
+    const confState = this.member.confState;
+    const voters = new Set(
+      confState.voters.length > 0 ? confState.voters : registered.map((m) => m.id),
+    );
+    const peers = registered
+      .filter((m) => m.id !== this.id)
+      .map((m) => ({ id: m.id, name: m.name || m.id.toString(16), isVoter: voters.has(m.id) }));
+    if (peers.length === 0) return null;
+    const started = performance.now();
+    let result: Awaited<ReturnType<typeof initialCorruptionCheck>>;
+    try {
+      result = await initialCorruptionCheck({
+        kv: this.state.kv,
+        peers,
+        voterCount: voters.size,
+        selfIsVoter: voters.has(this.id),
+        hashOfPeer: async (peer, revision, timeoutMs) =>
+          decodeHashAnswer(await this.transport.query(peer, hashRequest(revision), timeoutMs)),
+        isNotConnected: (error) => error instanceof PeerNotConnectedError,
+      });
+    } catch (error) {
+      // E.g. a compaction applied while hashing: the check proves nothing either way.
+      this.logger.warn(`initial corruption check skipped: ${(error as Error).message}`);
+      return null;
+    }
+    for (const note of result.notes) this.logger.warn(note);
+    if (result.corrupt === null) {
+      this.logger.info(
+        `initial corruption check passed at revision ${result.revision} (${result.compared} peers agree) in ${Math.round(performance.now() - started)} ms`,
+      );
+    }
+    return result.corrupt;
   }
 
   get kv(): MvccStore {
@@ -388,8 +446,8 @@ export class QmeshNode {
     }
   }
 
-  private proposeRaw(kind: ProposalKind, payload: Uint8Array, what: string) {
-    this.checkUsable();
+  private proposeRaw(kind: ProposalKind, payload: Uint8Array, what: string, evenIfCorrupt = false) {
+    if (!evenIfCorrupt || this.corruption === null) this.checkUsable();
     // Its own log cannot take the entry: fail now rather than at the request timeout.
     if (this.disk.full) throw new KvError("NoSpace");
     const { sequence, result } = this.proposals.register(what);
@@ -679,11 +737,19 @@ export class QmeshNode {
   private markCorrupt(message: string): void {
     if (this.corruption !== null) return;
     this.logger.error(message);
-    const raise: Command = { op: "alarm", action: "activate", memberId: this.id, alarm: CORRUPT };
-    this.propose(raise).catch((error: Error) =>
-      this.logger.warn(`raising the CORRUPT alarm failed: ${error.message}`),
-    );
     this.corruption = new CorruptError(message);
+    const raise: Command = { op: "alarm", action: "activate", memberId: this.id, alarm: CORRUPT };
+    const attempt = (): void => {
+      if (this.closed) return;
+      // Proposed past checkUsable: this member refuses clients, not its own alarm.
+      this.proposeRaw(ProposalKind.Kv, encodeCommand(raise), "alarm", true).catch(
+        (error: Error) => {
+          this.logger.warn(`raising the CORRUPT alarm failed (retrying): ${error.message}`);
+          setTimeout(attempt, 1_000).unref();
+        },
+      );
+    };
+    attempt();
   }
 
   /** The published public ledger keys of the voters, as stored in the member registry. */

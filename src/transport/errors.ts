@@ -12,3 +12,13 @@ export class TransportListenError extends Error {
 export class SnapshotSendError extends Error {
   override readonly name = "SnapshotSendError";
 }
+
+/** A query got no answer (peer down, connection lost, timeout) or the peer answered an error. */
+export class QueryError extends Error {
+  override readonly name: string = "QueryError";
+}
+
+/** The query was not sent: no connection to that peer (yet). */
+export class PeerNotConnectedError extends QueryError {
+  override readonly name = "PeerNotConnectedError";
+}

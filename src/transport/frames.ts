@@ -32,6 +32,10 @@ export const FrameKind = {
   SnapshotNack: 10,
   /** client → server: varint transfer id; the sender gave up (e.g. could not read its file) */
   SnapshotAbort: 11,
+  /** client → server: varint query id, request bytes; the server answers with a QueryReply */
+  Query: 12,
+  /** server → client: varint query id, u8 0 (answer) or 1 (utf8 error), bytes */
+  QueryReply: 13,
 } as const;
 export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind];
 
@@ -91,6 +95,21 @@ export function textFrame(kind: FrameKind, id: number | null, text: string): Buf
 export function idFrame(kind: FrameKind, id: number): Buffer {
   const w = frame(kind, varintSize(id));
   w.varint(id);
+  return w.buf;
+}
+
+export function queryFrame(id: number, request: Uint8Array): Buffer {
+  const w = frame(FrameKind.Query, varintSize(id) + request.length);
+  w.varint(id);
+  w.raw(request);
+  return w.buf;
+}
+
+export function queryReplyFrame(id: number, failed: boolean, body: Uint8Array): Buffer {
+  const w = frame(FrameKind.QueryReply, varintSize(id) + 1 + body.length);
+  w.varint(id);
+  w.u8(failed ? 1 : 0);
+  w.raw(body);
   return w.buf;
 }
 

@@ -10,6 +10,7 @@ import {
   FrameParser,
   type Hello,
   PROTOCOL_VERSION,
+  queryReplyFrame,
   textFrame,
   timeFrame,
 } from "./frames.ts";
@@ -32,6 +33,8 @@ export interface InboundContext {
   countReceived(id: NodeId, bytes: number): void;
   receiveSnapshot(expectedBytes: number, checksum: number): SnapshotSink;
   onSnapshot(message: Message, file: string): void;
+  /** Answers a peer's query (see Transport.query). */
+  answer(from: NodeId, request: Uint8Array): Promise<Uint8Array>;
 }
 
 export class InboundConnection {
@@ -93,6 +96,9 @@ export class InboundConnection {
       case FrameKind.Ping:
         this.socket.write(timeFrame(FrameKind.Pong, new ByteReader(payload).f64()));
         return;
+      case FrameKind.Query:
+        this.answer(peer.id, payload);
+        return;
       case FrameKind.SnapshotBegin:
       case FrameKind.SnapshotChunk:
       case FrameKind.SnapshotEnd:
@@ -102,6 +108,19 @@ export class InboundConnection {
       default:
         throw new FrameDecodeError(`unexpected frame kind ${kind}`);
     }
+  }
+
+  private answer(from: NodeId, payload: Buffer): void {
+    const r = new ByteReader(payload);
+    const id = r.varint("query id");
+    const request = Uint8Array.from(r.rest());
+    const reply = (frame: Buffer): void => {
+      if (!this.socket.destroyed) this.socket.write(frame);
+    };
+    this.ctx.answer(from, request).then(
+      (body) => reply(queryReplyFrame(id, false, body)),
+      (error: Error) => reply(queryReplyFrame(id, true, Buffer.from(error.message))),
+    );
   }
 
   /** Why this hello cannot be accepted, or null. */

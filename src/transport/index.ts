@@ -12,6 +12,8 @@
 //   8 snapshot-end   c→s  varint transfer id
 //   9 snapshot-ack / 10 snapshot-nack  s→c  varint transfer id [, utf8 reason]
 //   11 snapshot-abort c→s varint transfer id
+//   12 query         c→s  varint query id, request bytes (for the member layer, e.g. a hash)
+//   13 query-reply   s→c  varint query id, u8 0 = answer | 1 = utf8 error, bytes
 
 export {
   createClusterCertificates,
@@ -19,7 +21,13 @@ export {
   MEMBER_NAME,
   type TlsMaterial,
 } from "./certs.ts";
-export { FrameDecodeError, SnapshotSendError, TransportListenError } from "./errors.ts";
+export {
+  FrameDecodeError,
+  PeerNotConnectedError,
+  QueryError,
+  SnapshotSendError,
+  TransportListenError,
+} from "./errors.ts";
 export { PROTOCOL_VERSION } from "./frames.ts";
 export { decodeMessages, encodeMessages } from "./raft_codec.ts";
 export { Transport } from "./transport.ts";

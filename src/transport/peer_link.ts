@@ -8,7 +8,7 @@ import { Backoff } from "./backoff.ts";
 import { ByteReader } from "./bytes.ts";
 import type { TlsMaterial } from "./certs.ts";
 import { dialPeer } from "./dial.ts";
-import { SnapshotSendError } from "./errors.ts";
+import { PeerNotConnectedError, SnapshotSendError } from "./errors.ts";
 import {
   FrameKind,
   FrameParser,
@@ -17,8 +17,10 @@ import {
   messageFrameCost,
   messagesFrame,
   PROTOCOL_VERSION,
+  queryFrame,
   timeFrame,
 } from "./frames.ts";
+import { QueryWaiters } from "./query_waiters.ts";
 import type { PeerAddress, PeerStats, TransportLogger } from "./types.ts";
 
 /** Queue caps while the socket is backed up; beyond them the newest messages are dropped. */
@@ -63,6 +65,7 @@ export class PeerLink {
   private refused = false;
   private readonly backoff: Backoff;
   private readonly acks = new AckWaiters();
+  private readonly queries = new QueryWaiters();
   private drainWaiters: Array<() => void> = [];
   /** Serializes snapshot transfers to this peer. */
   snapshotChain: Promise<void> = Promise.resolve();
@@ -186,6 +189,16 @@ export class PeerLink {
     return this.acks.open();
   }
 
+  /** Sends a query on the established connection; rejects with QueryError if there is none. */
+  query(request: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+    if (this.closed || !this.connected || !this.established) {
+      return Promise.reject(new PeerNotConnectedError(`not connected to peer ${this.peer.name}`));
+    }
+    const { id, answer } = this.queries.open(timeoutMs, this.peer.name);
+    this.write(queryFrame(id, request));
+    return answer;
+  }
+
   cancelTransfer(id: number): void {
     this.acks.cancel(id);
   }
@@ -289,6 +302,12 @@ export class PeerLink {
         this.refused = true;
         this.problem(`peer ${this.peer.name} refused our connection: ${payload.toString("utf8")}`);
         return;
+      case FrameKind.QueryReply: {
+        const id = r.varint("query id");
+        const failed = r.u8("query status") === 1;
+        this.queries.settle(id, failed, Uint8Array.from(r.rest()), this.peer.name);
+        return;
+      }
       case FrameKind.SnapshotAck:
       case FrameKind.SnapshotNack: {
         const id = r.varint();
@@ -331,6 +350,7 @@ export class PeerLink {
     this.pingTimer = null;
     this.writable = true;
     this.acks.failAll(error);
+    this.queries.failAll(error);
     const waiters = this.drainWaiters;
     this.drainWaiters = [];
     for (const wake of waiters) wake();

@@ -105,6 +105,7 @@ export interface NodeOptions {
   clusterId?: string;
   tls?: TlsMaterial | null;
   snapshotDir?: string;
+  answerQuery?: TransportOptions["answerQuery"];
 }
 
 /** A transport listening on 127.0.0.1 (port 0 unless given) that records what it receives. */
@@ -138,6 +139,7 @@ export async function startNode(
     onSnapshot: (m, file) => node.snapshots.push({ message: m, file }),
     receiveSnapshot: (bytes, checksum) => fileSink(snapshotDir, bytes, checksum),
     onPeerUnreachable: (peer) => node.unreachable.push(peer),
+    ...(options.answerQuery === undefined ? {} : { answerQuery: options.answerQuery }),
   };
   node.transport = new Transport(transportOptions);
   await node.transport.listen();

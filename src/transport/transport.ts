@@ -4,7 +4,7 @@ import net from "node:net";
 import tls from "node:tls";
 import type { Message, NodeId } from "../raft/index.ts";
 import { MessageType } from "../raft/index.ts";
-import { SnapshotSendError, TransportListenError } from "./errors.ts";
+import { QueryError, SnapshotSendError, TransportListenError } from "./errors.ts";
 import { InboundConnection, type InboundContext } from "./inbound.ts";
 import { type LinkContext, PeerLink } from "./peer_link.ts";
 import { streamSnapshot } from "./snapshot_sender.ts";
@@ -70,6 +70,10 @@ export class Transport {
       },
       receiveSnapshot: (expected, checksum) => options.receiveSnapshot(expected, checksum),
       onSnapshot: (message, file) => options.onSnapshot(message, file),
+      answer: (from, request) =>
+        options.answerQuery === undefined
+          ? Promise.reject(new Error("this member answers no queries"))
+          : options.answerQuery(from, request),
     };
   }
 
@@ -210,6 +214,19 @@ export class Transport {
     const run = link.snapshotChain.then(() => streamSnapshot(link, message, file, checksum));
     link.snapshotChain = run.catch(() => {});
     return run;
+  }
+
+  /**
+   * Asks a peer something the member layer defines, on the connection that carries our
+   * messages. Rejects with QueryError when there is no connection, on a timeout, or with the
+   * peer's error.
+   */
+  query(peer: NodeId, request: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+    const link = this.links.get(peer);
+    if (link === undefined) {
+      return Promise.reject(new QueryError(`member ${peer.toString(16)} is not a peer`));
+    }
+    return link.query(request, timeoutMs);
   }
 
   peerStats(): Map<NodeId, PeerStats> {

@@ -49,6 +49,8 @@ export interface TransportOptions {
   onSnapshot(message: Message, file: string): void;
   receiveSnapshot(expectedBytes: number, checksum: number): SnapshotSink;
   onPeerUnreachable(id: NodeId): void;
+  /** Answers a peer's Transport.query; a rejection goes back to the asker as its message. */
+  answerQuery?(from: NodeId, request: Uint8Array): Promise<Uint8Array>;
   /** Uniform in [0, 1): reconnect jitter and fault-hook loss. Defaults to Math.random. */
   random?: () => number;
 }

@@ -1,7 +1,8 @@
 // The ledger from the command line, as a user and an auditor run it: a receipt made against a
 // live cluster and checked offline (and refused once tampered with), a monitor following the
 // certified checkpoints, and a stopped member's ledger recomputed from its data directory —
-// which finds a value changed directly in the member's LMDB file, and a changed leaf.
+// which finds a value changed directly in the member's LMDB file, and a changed leaf — and that
+// member, restarted, raising CORRUPT for itself.
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -10,6 +11,10 @@ import { after, before, describe, it } from "node:test";
 import { open } from "lmdb";
 import { crc32c } from "../../src/storage/crc32c.ts";
 import { BIN, eventually, TestCluster } from "./harness.ts";
+
+/** etcd's AlarmType CORRUPT and gRPC's DATA_LOSS. */
+const CORRUPT_ALARM = 2;
+const DATA_LOSS = 15;
 
 describe("qmesh ledger proof | check | audit | verify", { timeout: 180_000 }, () => {
   const cluster = new TestCluster();
@@ -141,21 +146,55 @@ describe("qmesh ledger proof | check | audit | verify", { timeout: 180_000 }, ()
       /state: replaying the \d+ leaves gives the member's state exactly/,
     );
 
-    // An operator with root changes a value in the member's LMDB file while it is stopped.
+    // An operator with root changes a value in the member's LMDB file while it is stopped, in
+    // the live table and in its history record alike, so that the member's own copies agree.
     const env = open({ path: join(dataDir, "kv"), maxDbs: 16 });
-    const kvDb = env.openDB<Uint8Array, Uint8Array>({
-      name: "kv",
-      keyEncoding: "binary",
-      encoding: "binary",
-    });
+    const table = (name: string, dupSort = false) =>
+      env.openDB<Uint8Array, Uint8Array>({
+        name,
+        keyEncoding: "binary",
+        encoding: "binary",
+        dupSort,
+      });
     const key = Buffer.from("cli/5");
-    const record = Buffer.from(kvDb.get(key)!);
+    const record = Buffer.from(table("kv").get(key)!);
     record[record.length - 1]! ^= 0x20;
-    await kvDb.put(key, record);
+    const historyKey = [...table("hist", true).getValues(key)].map((v) => Buffer.from(v)).at(-1)!;
+    assert.deepEqual(
+      Buffer.from(table("rev").get(historyKey)!).subarray(0, -1),
+      record.subarray(0, -1),
+    );
+    await table("kv").put(key, record);
+    await table("rev").put(historyKey, record);
     await env.close();
     const changed = qmesh(["ledger", "verify", "--data-dir", dataDir]);
     assert.equal(changed.status, 1);
     assert.match(changed.stdout, /STATE: replaying the ledger does not give the member's state/);
     assert.match(changed.stderr, /the ledger of .* does NOT verify/);
+
+    // Restarted, the member compares its history with its peers', raises CORRUPT for itself
+    // and stops serving instead of answering with the changed value.
+    cluster.forgetClient(name);
+    await cluster.start(name, names, "existing");
+    await eventually(async () => {
+      const { alarms } = await cluster.grpc("n1").call("Maintenance", "Alarm", { action: 0 });
+      assert.deepEqual(
+        alarms.map((a: { alarm: number }) => a.alarm),
+        [CORRUPT_ALARM],
+      );
+    }, 15_000);
+    await assert.rejects(
+      cluster.grpc(name).call("KV", "Range", { key: key }),
+      (error: Error & { code?: number }) => {
+        assert.equal(error.code, DATA_LOSS);
+        assert.match(
+          error.message,
+          /history up to revision \d+ differs from that of n[12], n[12] \(a quorum of voters\)/,
+        );
+        return true;
+      },
+    );
+    // The others still serve the value as written.
+    assert.equal(await cluster.get("n1", "cli/5"), "v26");
   });
 });

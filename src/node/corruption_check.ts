@@ -1,0 +1,154 @@
+// etcd's initial corruption check, run when a member starts: its live keys must be its newest
+// history records, and its history up to its revision must hash as its peers' does. A value
+// changed in the member's files while it was stopped fails one or the other, and the member
+// raises CORRUPT instead of serving it.
+import type { HistoryHash, MvccStore } from "../kv/index.ts";
+
+/** How long the check waits for a connection to a peer: a down peer is skipped. */
+export const PEER_WAIT_MS = 2_000;
+/** A connected peer hashes its history in steps between applies: give a large one time. */
+const ANSWER_TIMEOUT_MS = 10_000;
+const RETRY_MS = 50;
+
+export interface HashPeer {
+  readonly id: number;
+  readonly name: string;
+  readonly isVoter: boolean;
+}
+
+export interface CorruptionCheckDeps {
+  readonly kv: Pick<MvccStore, "revision" | "hashHistory" | "checkLiveKeys">;
+  /** The other members. */
+  readonly peers: readonly HashPeer[];
+  /** Voters including this member, for the quorum. */
+  readonly voterCount: number;
+  readonly selfIsVoter: boolean;
+  hashOfPeer(peer: number, revision: number, timeoutMs: number): Promise<HistoryHash>;
+  /** The error hashOfPeer rejects with when the link to that peer is not up (yet). */
+  isNotConnected(error: unknown): boolean;
+  readonly waitMs?: number;
+}
+
+export interface CorruptionCheckResult {
+  /** Why this member must not serve, or null. */
+  readonly corrupt: string | null;
+  /** What the operator should know even when it may serve (peers skipped or disagreeing). */
+  readonly notes: readonly string[];
+  /** The revision compared, and how many peers' hashes were compared and agreed. */
+  readonly revision: number;
+  readonly compared: number;
+}
+
+const REMEDY =
+  "this member's data was changed outside qmesh: remove it (qmesh member remove), wipe its " +
+  "data directory and add it back so that it copies a peer's";
+
+export async function initialCorruptionCheck(
+  deps: CorruptionCheckDeps,
+): Promise<CorruptionCheckResult> {
+  const live = await deps.kv.checkLiveKeys();
+  const revision = deps.kv.revision;
+  if (live !== null) {
+    return {
+      corrupt: `initial corruption check: ${live}; ${REMEDY}`,
+      notes: [],
+      revision,
+      compared: 0,
+    };
+  }
+  const mine = await deps.kv.hashHistory(revision);
+  const waitMs = deps.waitMs ?? PEER_WAIT_MS;
+  const answers = await Promise.all(
+    deps.peers.map((peer) => askWithRetry(deps, peer, revision, waitMs)),
+  );
+  const notes: string[] = [];
+  const holders = new Map<string, string[]>(); // hash → voter names holding it
+  if (deps.selfIsVoter) holders.set(mine.hash, ["this member"]);
+  const differing: string[] = [];
+  let compared = 0;
+  for (const [i, answer] of answers.entries()) {
+    const peer = deps.peers[i]!;
+    if (answer instanceof Error) {
+      notes.push(`initial corruption check: skipped ${peer.name}: ${answer.message}`);
+      continue;
+    }
+    if (answer.compactRevision !== mine.compactRevision) {
+      notes.push(
+        `initial corruption check: skipped ${peer.name}: compacted at ${answer.compactRevision}, this member at ${mine.compactRevision}`,
+      );
+      continue;
+    }
+    compared++;
+    if (answer.hash !== mine.hash) differing.push(peer.name);
+    if (peer.isVoter) holders.set(answer.hash, [...(holders.get(answer.hash) ?? []), peer.name]);
+  }
+  if (differing.length === 0) return { corrupt: null, notes, revision, compared };
+  const quorum = Math.floor(deps.voterCount / 2) + 1;
+  for (const [hash, names] of holders) {
+    if (hash !== mine.hash && names.length >= quorum) {
+      return {
+        corrupt:
+          `initial corruption check: this member's history up to revision ${revision} differs ` +
+          `from that of ${names.join(", ")} (a quorum of voters); ${REMEDY}`,
+        notes,
+        revision,
+        compared,
+      };
+    }
+  }
+  notes.push(
+    `initial corruption check: the history up to revision ${revision} of ${differing.join(", ")} ` +
+      "differs from this member's, and no quorum agrees on another: run `qmesh ledger verify` " +
+      "on each of them while it is stopped",
+  );
+  return { corrupt: null, notes, revision, compared };
+}
+
+async function askWithRetry(
+  deps: CorruptionCheckDeps,
+  peer: HashPeer,
+  revision: number,
+  waitMs: number,
+): Promise<HistoryHash | Error> {
+  const deadline = performance.now() + waitMs;
+  for (;;) {
+    try {
+      return await deps.hashOfPeer(peer.id, revision, ANSWER_TIMEOUT_MS);
+    } catch (error) {
+      // Not connected yet (the links dial as the member starts): ask again until the deadline.
+      if (!deps.isNotConnected(error) || performance.now() >= deadline) return error as Error;
+      await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
+    }
+  }
+}
+
+/** The peer query that asks for the hash of the history up to a revision. */
+export function hashRequest(revision: number): Uint8Array {
+  return Buffer.from(JSON.stringify({ query: "hash-history", revision }));
+}
+
+/** Answers a peer's query; rejects (the peer gets the message) when it cannot. */
+export async function answerPeerQuery(
+  kv: Pick<MvccStore, "hashHistory">,
+  request: Uint8Array,
+): Promise<Uint8Array> {
+  let parsed: { query?: unknown; revision?: unknown };
+  try {
+    parsed = JSON.parse(Buffer.from(request).toString("utf8"));
+  } catch {
+    throw new Error("malformed query: not JSON");
+  }
+  if (parsed.query !== "hash-history" || !Number.isSafeInteger(parsed.revision)) {
+    throw new Error(`unknown query ${JSON.stringify(parsed.query)}`);
+  }
+  const hash = await kv.hashHistory(parsed.revision as number);
+  return Buffer.from(JSON.stringify(hash));
+}
+
+export function decodeHashAnswer(answer: Uint8Array): HistoryHash {
+  const parsed = JSON.parse(Buffer.from(answer).toString("utf8")) as HistoryHash;
+  if (typeof parsed.hash !== "string" || !Number.isSafeInteger(parsed.compactRevision)) {
+    throw new Error("malformed hash answer");
+  }
+  return parsed;
+}
