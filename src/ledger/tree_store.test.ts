@@ -189,3 +189,22 @@ test("verifying the stored tree from its leaves finds each kind of tampering, wi
     /leaf 40 is stored past the tree's size 21/,
   );
 });
+
+test("leaves of any size hash as RFC 9162 says, before and after a leaf larger than any before", () => {
+  const { env, db } = openEnv();
+  const tree = new LedgerTree(db);
+  // The member hashes through one reused buffer that grows: around and past its first size.
+  const sizes = [0, 1, 64, 4095, 4096, 70_000, 3, 9000, 65, 2];
+  const all = sizes.map((n, i) => new Uint8Array(n).fill(i + 1));
+  env.transactionSync(() => {
+    for (const leaf of all) tree.append(leaf);
+    tree.finish();
+  });
+  tree.committed();
+  assert.deepEqual(tree.root(), referenceRoot(all));
+  for (const [index, leaf] of all.entries()) {
+    const proof = tree.inclusionProof(index, all.length);
+    assert.ok(verifyInclusion(hashLeaf(leaf), index, all.length, proof, tree.root()));
+    assert.deepEqual(tree.leaf(index), leaf);
+  }
+});

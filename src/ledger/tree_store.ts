@@ -25,18 +25,36 @@ import {
   type TreeHasher,
 } from "./merkle.ts";
 
-const LEAF_PREFIX = Uint8Array.of(0x00);
-const NODE_PREFIX = Uint8Array.of(0x01);
+/**
+ * The same RFC 9162 hashes as merkle.ts, by node:crypto: the member appends a leaf per write and
+ * a proof hashes four times. The prefix and the input are laid out in one reused buffer, so a
+ * hash allocates nothing but its digest.
+ */
+class NativeHasher implements TreeHasher {
+  private scratch = Buffer.allocUnsafe(4096);
 
-/** The same RFC 9162 hashes as merkle.ts, by node:crypto: the member appends a leaf per write. */
-const NATIVE_HASHER: TreeHasher = {
-  leaf: (leaf) => sha256(LEAF_PREFIX, leaf),
-  children: (left, right) => sha256(NODE_PREFIX, left, right),
-};
+  leaf(leaf: Uint8Array): Uint8Array {
+    const length = leaf.length + 1;
+    if (length > this.scratch.length) this.scratch = Buffer.allocUnsafe(2 * length);
+    this.scratch[0] = 0x00;
+    this.scratch.set(leaf, 1);
+    return digest(this.scratch.subarray(0, length));
+  }
 
-function sha256(...parts: Uint8Array[]): Uint8Array {
-  return new Uint8Array(hash("sha256", Buffer.concat(parts), "buffer"));
+  children(left: Uint8Array, right: Uint8Array): Uint8Array {
+    this.scratch[0] = 0x01;
+    this.scratch.set(left, 1);
+    this.scratch.set(right, 33);
+    return digest(this.scratch.subarray(0, 65));
+  }
 }
+
+function digest(input: Buffer): Uint8Array {
+  const out = hash("sha256", input, "buffer");
+  return new Uint8Array(out.buffer, out.byteOffset, out.length);
+}
+
+const NATIVE_HASHER = new NativeHasher();
 
 export type LedgerDb = Database<Uint8Array, Uint8Array>;
 
@@ -167,7 +185,10 @@ export class LedgerTree {
 
   leaf(index: number): Uint8Array | undefined {
     const value = this.db.getBinary(this.indexKeyOf(LEAF, index));
-    return value === undefined ? undefined : Uint8Array.from(value);
+    // getBinary returns a copy already: a view of it, not a second copy.
+    return value === undefined
+      ? undefined
+      : new Uint8Array(value.buffer, value.byteOffset, value.length);
   }
 
   /** Leaves [from, from + limit) that exist, in order. */
@@ -207,9 +228,11 @@ export class LedgerTree {
 
   private readonly nodes: NodeHashes = (level, index) => {
     if (level === 0) {
-      const leaf = this.db.getBinary(this.indexKeyOf(LEAF, index));
+      // getBinaryFast's buffer is reused by the next read, and only its `length` property says
+      // how much of it this value is: hashed (copied) at once, through an exact view.
+      const leaf = this.db.getBinaryFast(this.indexKeyOf(LEAF, index));
       if (leaf === undefined) throw this.missing(0, index);
-      return NATIVE_HASHER.leaf(leaf);
+      return NATIVE_HASHER.leaf(leaf.subarray(0, leaf.length));
     }
     if (level === 1) {
       return NATIVE_HASHER.children(this.nodes(0, 2 * index), this.nodes(0, 2 * index + 1));
@@ -217,14 +240,15 @@ export class LedgerTree {
     const cache = level >= CACHED_FROM_LEVEL ? (this.cached[level] ??= new Map()) : undefined;
     const known = cache?.get(index);
     if (known !== undefined) return known;
-    const value = this.db.getBinary(this.nodeKeyOf(level, index));
-    if (value === undefined || value.length !== 32) throw this.missing(level, index);
+    const stored = this.db.getBinaryFast(this.nodeKeyOf(level, index));
+    if (stored === undefined || stored.length !== 32) throw this.missing(level, index);
+    const value = new Uint8Array(32);
+    value.set(stored.subarray(0, 32));
     if (cache !== undefined) {
       if (cache.size >= CACHED_PER_LEVEL) cache.clear();
-      cache.set(index, new Uint8Array(value.buffer, value.byteOffset, value.length));
+      cache.set(index, value);
     }
-    // getBinary already returns a fresh copy: a plain view of it, no second copy.
-    return new Uint8Array(value.buffer, value.byteOffset, value.length);
+    return value;
   };
 
   private missing(level: number, index: number): LedgerCorruptError {
