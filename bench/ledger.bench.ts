@@ -1,7 +1,7 @@
 // npm run bench:ledger — what the ledger costs and how fast it answers, in one run:
 //   0. the apply path in-process, with and without the ledger hook (µs per entry);
 //   1. put throughput and latency of a 3-member cluster with the ledger on against the same build
-//      with --ledger false, alternated (on, off, off, on, on, off) so drift on a shared machine
+//      with --ledger false, alternated (on, off, off, on, off, on) so drift on a shared machine
 //      cancels, and the members' CPU time per write, which that drift moves far less;
 //   2. inclusion proofs served per second by one member over gRPC (each checked by the client),
 //      and the proofs per second the member's tree computes in-process (no RPC);
@@ -143,7 +143,8 @@ await benchApplyPath(out);
 out();
 
 // 1. Writes, ledger on and off.
-const order = [true, false, false, true, true, false];
+// The last round is kept for the proof and verify sections below, so it has the ledger on.
+const order = [true, false, false, true, false, true];
 const byLevel = new Map<number, { on: Run[]; off: Run[] }>(
   LEVELS.map((l) => [l, { on: [], off: [] }]),
 );

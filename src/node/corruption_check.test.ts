@@ -6,12 +6,12 @@ import { test } from "node:test";
 import type { HistoryHash } from "../kv/index.ts";
 import { MvccStore } from "../kv/index.ts";
 import {
-  answerPeerQuery,
+  answerHashQuery,
   type CorruptionCheckDeps,
   decodeHashAnswer,
-  hashRequest,
   initialCorruptionCheck,
 } from "./corruption_check.ts";
+import { decodePeerQuery, encodePeerQuery } from "./peer_queries.ts";
 
 class NotConnected extends Error {}
 
@@ -98,15 +98,19 @@ test("a peer whose connection comes up while the member starts is asked again", 
   assert.match(result.corrupt ?? "", /differs from that of n2, n3/);
 });
 
-test("the peer query round-trips through a real store, and bad queries are refused", async () => {
+test("the hash query round-trips through a real store, and malformed queries are refused", async () => {
   const dir = mkdtempSync(join(tmpdir(), "qmesh-check-"));
   const store = MvccStore.open(join(dir, "kv"));
   try {
-    const answer = decodeHashAnswer(await answerPeerQuery(store, hashRequest(store.revision)));
+    const sent = encodePeerQuery({ query: "hash-history", revision: store.revision });
+    assert.deepEqual(decodePeerQuery(sent), { query: "hash-history", revision: store.revision });
+    const answer = decodeHashAnswer(await answerHashQuery(store, store.revision));
     assert.equal(answer.hash, (await store.hashHistory(store.revision)).hash);
-    await assert.rejects(answerPeerQuery(store, Buffer.from("{")), /malformed query/);
-    await assert.rejects(answerPeerQuery(store, Buffer.from('{"query":"x"}')), /unknown query/);
-    await assert.rejects(answerPeerQuery(store, hashRequest(99)), /ahead of this member/);
+    assert.throws(() => decodePeerQuery(Buffer.from("{")), /malformed query: not JSON/);
+    assert.throws(() => decodePeerQuery(Buffer.from('{"query":"x"}')), /unknown or malformed/);
+    const stringRevision = Buffer.from('{"query":"hash-history","revision":"1"}');
+    assert.throws(() => decodePeerQuery(stringRevision), /unknown or malformed/);
+    await assert.rejects(answerHashQuery(store, 99), /ahead of this member/);
   } finally {
     await store.close();
     rmSync(dir, { recursive: true, force: true });

@@ -122,27 +122,12 @@ async function askWithRetry(
   }
 }
 
-/** The peer query that asks for the hash of the history up to a revision. */
-export function hashRequest(revision: number): Uint8Array {
-  return Buffer.from(JSON.stringify({ query: "hash-history", revision }));
-}
-
-/** Answers a peer's query; rejects (the peer gets the message) when it cannot. */
-export async function answerPeerQuery(
+/** The answer to a peer's hash-history query. */
+export async function answerHashQuery(
   kv: Pick<MvccStore, "hashHistory">,
-  request: Uint8Array,
+  revision: number,
 ): Promise<Uint8Array> {
-  let parsed: { query?: unknown; revision?: unknown };
-  try {
-    parsed = JSON.parse(Buffer.from(request).toString("utf8"));
-  } catch {
-    throw new Error("malformed query: not JSON");
-  }
-  if (parsed.query !== "hash-history" || !Number.isSafeInteger(parsed.revision)) {
-    throw new Error(`unknown query ${JSON.stringify(parsed.query)}`);
-  }
-  const hash = await kv.hashHistory(parsed.revision as number);
-  return Buffer.from(JSON.stringify(hash));
+  return Buffer.from(JSON.stringify(await kv.hashHistory(revision)));
 }
 
 export function decodeHashAnswer(answer: Uint8Array): HistoryHash {

@@ -135,6 +135,7 @@ test("a member whose root differs from the quorum's is told, with the size", asy
     isLeader: () => false,
     isVoter: () => false,
     propose: async () => {},
+    announce: async () => {},
     now: () => 0,
     wallSeconds: () => 1,
     diverged: (message) => diverged.push(message),
@@ -166,6 +167,7 @@ test("the leader seals once the interval passed, or sooner after many leaves, an
     propose: async (command) => {
       proposed.push(command);
     },
+    announce: async () => {},
     now: () => now,
     wallSeconds: () => 1,
     diverged: () => {},

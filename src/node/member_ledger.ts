@@ -17,6 +17,7 @@ import {
   LeafEncoder,
   LeafKind,
   LedgerTree,
+  type MlDsaVerdicts,
   parseCheckpoint,
   parseNote,
   type TrustedMember,
@@ -71,6 +72,8 @@ export interface MemberLedgerOptions {
   readonly origin: string;
   /** After the batch that produced them committed. */
   readonly onEvents: (events: readonly LedgerEvent[]) => void;
+  /** ML-DSA-65 verdicts reached before apply, for cosignatures (see MlDsaVerdicts). */
+  readonly verdicts?: MlDsaVerdicts;
 }
 
 /** The name of the ledger's database in the member's LMDB environment. */
@@ -91,12 +94,15 @@ export class MemberLedger {
   /** Leaves other than the ledger's own since the last seal: whether a seal has work to do. */
   unsealedLeaves = 0;
   private readonly encoder = new LeafEncoder();
+  /** Where cosignatures' ML-DSA-65 verdicts reached before apply are kept. */
+  readonly verdicts: MlDsaVerdicts | undefined;
   private events: LedgerEvent[] = [];
 
   constructor(
     kv: MvccStore,
     private readonly options: MemberLedgerOptions,
   ) {
+    this.verdicts = options.verdicts;
     const db = kv.sideDatabase(LEDGER_DB);
     this.tree = new LedgerTree(db);
     this.checkpoints = new CheckpointStore(db);
@@ -227,7 +233,7 @@ export class MemberLedger {
     if (!voters.includes(signer)) return `member ${signer.toString(16)} is not a voter`;
     const keys = membership.keysOf(signer);
     if (keys === undefined) return `member ${signer.toString(16)} has no registered ledger keys`;
-    const checked = checkMemberNote(note, keys);
+    const checked = checkMemberNote(note, keys, this.options.verdicts);
     if (typeof checked === "string") return `cosignature refused: ${checked}`;
     const { size, origin: signedOrigin, rootHash } = checked.checkpoint;
     if (signedOrigin !== origin) return `cosignature for origin ${signedOrigin}, not ${origin}`;

@@ -16,7 +16,14 @@ import {
   type RangeRequest,
   type RangeResponse,
 } from "../kv/index.ts";
-import { encodePublicLedgerKeys, type LedgerKeys, publicLedgerKeys } from "../ledger/index.ts";
+import {
+  encodePublicLedgerKeys,
+  type LedgerKeys,
+  MlDsaVerdicts,
+  mlDsaChecks,
+  publicLedgerKeys,
+  type TrustedMember,
+} from "../ledger/index.ts";
 import {
   type ConfChange,
   ConfChangeTransition,
@@ -38,21 +45,17 @@ import {
 import { AutoCompactor } from "./auto_compaction.ts";
 import { type OpenedState, openState } from "./boot.ts";
 import { clusterIdOf, type NodeConfig } from "./config.ts";
-import {
-  answerPeerQuery,
-  decodeHashAnswer,
-  hashRequest,
-  initialCorruptionCheck,
-} from "./corruption_check.ts";
+import { answerHashQuery, decodeHashAnswer, initialCorruptionCheck } from "./corruption_check.ts";
 import { claimDataDir, dataDirLayout } from "./data_dir.ts";
 import { DiskAlarm } from "./disk_alarm.ts";
 import { DiskFull } from "./disk_full.ts";
 import { encodeLedgerCommand } from "./ledger_command.ts";
 import { LedgerCheckpointer, loadOrCreateLedgerKeys } from "./ledger_signing.ts";
-import { ledgerOrigin, MemberLedger } from "./member_ledger.ts";
+import { ledgerOrigin, MemberLedger, trustedLedgerKeys } from "./member_ledger.ts";
 import { encodeMemberInfo, type MemberInfo, MemberRegistry, memberIdFor } from "./members.ts";
 import { NodeMetrics } from "./metrics.ts";
 import { MlDsaWorker } from "./mldsa_worker.ts";
+import { decodePeerQuery, encodePeerQuery } from "./peer_queries.ts";
 import { loadPeerTls } from "./peer_tls.ts";
 import { PendingProposals, ReadBatcher } from "./pending.ts";
 import { encodeProposal, ProposalKind } from "./proposal.ts";
@@ -71,6 +74,8 @@ const CHECKPOINT_INTERVAL_MS = 1_000;
 const CHECKPOINT_MAX_LEAVES = 10_000;
 const CHECKPOINT_CHECK_MS = 100;
 const DISK_ALARM_RESEND_MS = 5_000;
+/** How long a cosigning member waits for the others to have checked its note. */
+const NOTE_ANNOUNCE_TIMEOUT_MS = 500;
 const DISK_ALARM_GRACE_MS = 30_000;
 
 export class RequestTooLargeError extends Error {
@@ -168,6 +173,7 @@ export class QmeshNode {
             isVoter: () => member.confState.voters.includes(id),
             propose: (command) =>
               this.proposeRaw(ProposalKind.Ledger, encodeLedgerCommand(command), "ledger"),
+            announce: (note) => this.announceNote(note),
             now: () => performance.now(),
             wallSeconds: () => Math.floor(Date.now() / 1000),
             diverged: (message) => this.markCorrupt(message),
@@ -216,11 +222,13 @@ export class QmeshNode {
       stored === undefined ? new MemberRegistry(initialMembers) : MemberRegistry.decode(stored);
     let ledger: MemberLedger;
     let ledgerKeys: LedgerKeys | null = null;
+    const verdicts = new MlDsaVerdicts();
     try {
       ledger = new MemberLedger(state.kv, {
         enabled: config.ledger,
         origin: ledgerOrigin(clusterId),
         onEvents: (events) => node?.checkpointer?.applied(events),
+        verdicts,
       });
       if (config.ledger) {
         ledgerKeys = await loadOrCreateLedgerKeys(
@@ -261,7 +269,12 @@ export class QmeshNode {
       onSnapshot: (message, file) => node?.member.receiveSnapshot(message, file),
       receiveSnapshot: (bytes, checksum) => state.snapshots.receive(bytes, checksum),
       onPeerUnreachable: (peer) => node?.member.raft.reportUnreachable(peer),
-      answerQuery: (_from, request) => answerPeerQuery(state.kv, request),
+      answerQuery: async (_from, request) => {
+        const query = decodePeerQuery(request);
+        if (query.query === "hash-history") return answerHashQuery(state.kv, query.revision);
+        await node?.preverifyNote(query.note);
+        return new Uint8Array(0);
+      },
     });
     const metrics = new NodeMetrics();
     const disk = new DiskFull(config.dataDir, logger);
@@ -347,8 +360,10 @@ export class QmeshNode {
         peers,
         voterCount: voters.size,
         selfIsVoter: voters.has(this.id),
-        hashOfPeer: async (peer, revision, timeoutMs) =>
-          decodeHashAnswer(await this.transport.query(peer, hashRequest(revision), timeoutMs)),
+        hashOfPeer: async (peer, revision, timeoutMs) => {
+          const request = encodePeerQuery({ query: "hash-history", revision });
+          return decodeHashAnswer(await this.transport.query(peer, request, timeoutMs));
+        },
         isNotConnected: (error) => error instanceof PeerNotConnectedError,
       });
     } catch (error) {
@@ -750,6 +765,42 @@ export class QmeshNode {
       );
     };
     attempt();
+  }
+
+  /**
+   * Checks the ML-DSA-65 signatures of a member's note on the worker thread, so that its apply
+   * finds the verdicts instead of computing them (see MlDsaVerdicts). Never rejects.
+   */
+  async preverifyNote(note: string): Promise<void> {
+    const mldsa = this.mldsa;
+    const verdicts = this.ledger.verdicts;
+    if (mldsa === null || verdicts === undefined) return;
+    const members: TrustedMember[] = [];
+    for (const published of this.voterLedgerKeys()) {
+      const keys = trustedLedgerKeys(published);
+      if (keys !== undefined) members.push(keys);
+    }
+    for (const check of mlDsaChecks(note, members)) {
+      if (verdicts.lookup(check) !== undefined) continue;
+      try {
+        verdicts.remember(
+          check,
+          await mldsa.verify(check.signature, check.message, check.publicKey),
+        );
+      } catch {
+        // Apply verifies it itself.
+      }
+    }
+  }
+
+  /** Every member (this one too) checks the note before it is proposed; a down peer is skipped. */
+  private async announceNote(note: string): Promise<void> {
+    const request = encodePeerQuery({ query: "note", note });
+    const peers = this.members.list().filter((m) => m.id !== this.id);
+    await Promise.allSettled([
+      this.preverifyNote(note),
+      ...peers.map((m) => this.transport.query(m.id, request, NOTE_ANNOUNCE_TIMEOUT_MS)),
+    ]);
   }
 
   /** The published public ledger keys of the voters, as stored in the member registry. */

@@ -270,6 +270,39 @@ describe("contract rules on a 3-member cluster", { timeout: 240_000 }, () => {
       "root:rootpw",
     ]);
     assert.equal(cli.status, 1, "root is not alice: the test write is made as the --user");
+
+    // Lock (and election) writes are made as their caller too.
+    await c.call(
+      "Auth",
+      "RoleGrantPermission",
+      { name: "owners", perm: { permType: 2, key: b("locks/"), range_end: b("locks0") } },
+      root.metadata,
+    );
+    const onlyAlice = {
+      name: "locks",
+      prefix: b("locks/"),
+      expression: "user == 'alice'",
+      message: "only alice locks here",
+    };
+    await c.call("Contracts", "Set", onlyAlice, root.metadata);
+    const held = await c.call("Lock", "Lock", { name: b("locks/a"), lease: "0" }, alice.metadata);
+    assert.match(Buffer.from(held.key).toString(), /^locks\/a\/[0-9a-f]+$/);
+    await c.call("Lock", "Unlock", { key: held.key }, alice.metadata);
+    await assert.rejects(
+      c.call("Lock", "Lock", { name: b("locks/b"), lease: "0" }, root.metadata),
+      {
+        details: `contract rule "locks" rejected the write: ${onlyAlice.message}`,
+      },
+    );
+    await assert.rejects(
+      c.call(
+        "Election",
+        "Campaign",
+        { name: b("locks/e"), lease: "0", value: b("x") },
+        root.metadata,
+      ),
+      { details: `contract rule "locks" rejected the write: ${onlyAlice.message}` },
+    );
   });
 
   it("a stopped member's ledger replays to its state: the rules decide the same on replay", async () => {

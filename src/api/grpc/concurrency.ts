@@ -17,7 +17,7 @@ import { EMPTY_BYTES, prefixEnd } from "../../kv/index.ts";
 import type { QmeshNode } from "../../node/node.ts";
 import { type ResponseHeader, responseHeader } from "./context.ts";
 import { RpcError } from "./etcd_errors.ts";
-import { applied } from "./kv_service.ts";
+import { applied, asUser } from "./kv_service.ts";
 
 /** etcd's concurrency.NewSession default TTL, used when a lock or campaign names no lease. */
 const SESSION_TTL = 60;
@@ -79,8 +79,13 @@ export interface TxnOutcome {
   response: TxnResponse;
 }
 
-export async function txn(node: QmeshNode, command: Omit<TxnCommand, "op">): Promise<TxnOutcome> {
-  const done = applied(node, await node.propose({ op: "txn", ...command }));
+/** A txn written as `user` (contract rules see who wrote; "" with auth off). */
+export async function txn(
+  node: QmeshNode,
+  command: Omit<TxnCommand, "op" | "user">,
+  user: string,
+): Promise<TxnOutcome> {
+  const done = applied(node, await node.propose(asUser({ op: "txn", ...command }, user)));
   return { header: responseHeader(node, done.revision), response: done.response as TxnResponse };
 }
 

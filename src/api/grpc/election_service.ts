@@ -48,20 +48,25 @@ async function proclaim(
   rev: number,
   lease: number,
   value: Uint8Array,
+  user: string,
 ) {
-  return txn(node, {
-    compare: [createdAt(key, rev)],
-    success: [put(key, value, lease)],
-    failure: [],
-  });
+  return txn(
+    node,
+    { compare: [createdAt(key, rev)], success: [put(key, value, lease)], failure: [] },
+    user,
+  );
 }
 
-async function resign(node: QmeshNode, key: Uint8Array, rev: number) {
-  return txn(node, {
-    compare: [createdAt(key, rev)],
-    success: [{ op: "deleteRange", key, rangeEnd: EMPTY_BYTES, prevKv: false }],
-    failure: [],
-  });
+async function resign(node: QmeshNode, key: Uint8Array, rev: number, user: string) {
+  return txn(
+    node,
+    {
+      compare: [createdAt(key, rev)],
+      success: [{ op: "deleteRange", key, rangeEnd: EMPTY_BYTES, prevKv: false }],
+      failure: [],
+    },
+    user,
+  );
 }
 
 export function electionService(ctx: ApiContext): grpc.UntypedServiceImplementation {
@@ -75,15 +80,19 @@ export function electionService(ctx: ApiContext): grpc.UntypedServiceImplementat
       const signal = callSignal(call);
       const lease = await sessionLease(node, int64(pb.lease));
       const key = ownKey(prefix, lease);
-      ctx.auth.checkKeys(call.metadata, [
+      const user = ctx.auth.checkKeys(call.metadata, [
         { key: prefix, rangeEnd: prefixEnd(prefix), write: false },
         { key, rangeEnd: EMPTY_BYTES, write: true },
       ]);
-      const { header, response } = await txn(node, {
-        compare: [createdAt(key, 0)],
-        success: [put(key, pb.value, lease)],
-        failure: [getKey(key)],
-      });
+      const { header, response } = await txn(
+        node,
+        {
+          compare: [createdAt(key, 0)],
+          success: [put(key, pb.value, lease)],
+          failure: [getKey(key)],
+        },
+        user,
+      );
       let rev = header.revision;
       if (!response.succeeded) {
         // This lease already campaigns here: keep its place in line, update its value.
@@ -91,7 +100,7 @@ export function electionService(ctx: ApiContext): grpc.UntypedServiceImplementat
         if (existing !== undefined) {
           rev = existing.createRevision;
           if (Buffer.compare(existing.value, pb.value) !== 0) {
-            const done = await proclaim(node, key, rev, lease, pb.value);
+            const done = await proclaim(node, key, rev, lease, pb.value, user);
             if (!done.response.succeeded) throw notLeader;
           }
         }
@@ -99,7 +108,7 @@ export function electionService(ctx: ApiContext): grpc.UntypedServiceImplementat
       try {
         await waitDeletes(node, prefix, rev - 1, signal);
       } catch (error) {
-        if (signal.aborted) await resign(node, key, rev).catch(() => undefined);
+        if (signal.aborted) await resign(node, key, rev, user).catch(() => undefined);
         throw error;
       }
       return {
@@ -113,13 +122,16 @@ export function electionService(ctx: ApiContext): grpc.UntypedServiceImplementat
     Proclaim: unary(async (pb: { leader: LeaderKeyPb | null; value: Buffer }, call) => {
       const leader = pb.leader;
       if (leader === null) throw missingLeaderKey;
-      ctx.auth.checkKeys(call.metadata, [{ key: leader.key, rangeEnd: EMPTY_BYTES, write: true }]);
+      const user = ctx.auth.checkKeys(call.metadata, [
+        { key: leader.key, rangeEnd: EMPTY_BYTES, write: true },
+      ]);
       const done = await proclaim(
         node,
         leader.key,
         int64(leader.rev),
         int64(leader.lease),
         pb.value,
+        user,
       );
       if (!done.response.succeeded) throw notLeader;
       return { response: { header: done.header } };
@@ -128,9 +140,11 @@ export function electionService(ctx: ApiContext): grpc.UntypedServiceImplementat
     Resign: unary(async (pb: { leader: LeaderKeyPb | null }, call) => {
       const leader = pb.leader;
       if (leader === null) throw missingLeaderKey;
-      ctx.auth.checkKeys(call.metadata, [{ key: leader.key, rangeEnd: EMPTY_BYTES, write: true }]);
+      const user = ctx.auth.checkKeys(call.metadata, [
+        { key: leader.key, rangeEnd: EMPTY_BYTES, write: true },
+      ]);
       // Resigning a leadership already lost is not an error (etcd).
-      const done = await resign(node, leader.key, int64(leader.rev));
+      const done = await resign(node, leader.key, int64(leader.rev), user);
       return { response: { header: done.header } };
     }),
 

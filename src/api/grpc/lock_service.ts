@@ -18,7 +18,7 @@ import {
 import { type ApiContext, type ResponseHeader, responseHeader, unary } from "./context.ts";
 import { EtcdErrors, RpcError } from "./etcd_errors.ts";
 import { int64 } from "./int64.ts";
-import { applied } from "./kv_service.ts";
+import { applied, asUser } from "./kv_service.ts";
 
 /** clientv3/concurrency's ErrSessionExpired: the lease ended while waiting for the lock. */
 const sessionExpired = new RpcError(grpc.status.UNKNOWN, "session expired");
@@ -26,10 +26,12 @@ const sessionExpired = new RpcError(grpc.status.UNKNOWN, "session expired");
 export function lockService(ctx: ApiContext): grpc.UntypedServiceImplementation {
   const { node } = ctx;
 
-  const unlock = async (key: Uint8Array) =>
+  const unlock = async (key: Uint8Array, user: string) =>
     applied(
       node,
-      await node.propose({ op: "deleteRange", key, rangeEnd: EMPTY_BYTES, prevKv: false }),
+      await node.propose(
+        asUser({ op: "deleteRange", key, rangeEnd: EMPTY_BYTES, prevKv: false }, user),
+      ),
     );
 
   return {
@@ -38,16 +40,20 @@ export function lockService(ctx: ApiContext): grpc.UntypedServiceImplementation 
       const signal = callSignal(call);
       const lease = await sessionLease(node, int64(pb.lease));
       const key = ownKey(prefix, lease);
-      ctx.auth.checkKeys(call.metadata, [
+      const user = ctx.auth.checkKeys(call.metadata, [
         { key: prefix, rangeEnd: prefixEnd(prefix), write: false },
         { key, rangeEnd: EMPTY_BYTES, write: true },
       ]);
       // Queue up (or find our key from an earlier Lock on this lease) and read the holder.
-      const { header, response } = await txn(node, {
-        compare: [createdAt(key, 0)],
-        success: [put(key, EMPTY_BYTES, lease), firstCreated(prefix)],
-        failure: [getKey(key), firstCreated(prefix)],
-      });
+      const { header, response } = await txn(
+        node,
+        {
+          compare: [createdAt(key, 0)],
+          success: [put(key, EMPTY_BYTES, lease), firstCreated(prefix)],
+          failure: [getKey(key), firstCreated(prefix)],
+        },
+        user,
+      );
       const myRevision = response.succeeded
         ? header.revision
         : (rangeAt(response, 0)[0]?.createRevision ?? header.revision);
@@ -62,16 +68,18 @@ export function lockService(ctx: ApiContext): grpc.UntypedServiceImplementation 
         const mine = await node.range({ key }, false);
         if (mine.kvs.length === 0) throw sessionExpired;
       } catch (error) {
-        await unlock(key).catch(() => undefined);
+        await unlock(key, user).catch(() => undefined);
         throw error;
       }
       return { response: { header: held, key } };
     }),
 
     Unlock: unary(async (pb: { key: Buffer }, call) => {
-      ctx.auth.checkKeys(call.metadata, [{ key: pb.key, rangeEnd: EMPTY_BYTES, write: true }]);
+      const user = ctx.auth.checkKeys(call.metadata, [
+        { key: pb.key, rangeEnd: EMPTY_BYTES, write: true },
+      ]);
       if (pb.key.length === 0) throw EtcdErrors.emptyKey;
-      const done = await unlock(pb.key);
+      const done = await unlock(pb.key, user);
       return {
         response: { header: responseHeader(node, done.revision) },
         ledgerIndex: done.ledgerIndex,
