@@ -3,7 +3,7 @@
 // replicated state, so it depends on nothing but the note and the member's registered keys:
 // every member reaches the same verdict. Clients use verify_checkpoint.ts instead (async,
 // browser-safe).
-import { createHash, createPublicKey, verify } from "node:crypto";
+import { createHash, createPublicKey, type KeyObject, verify } from "node:crypto";
 import { ml_dsa65 } from "@noble/post-quantum/ml-dsa.js";
 import { type Checkpoint, parseCheckpoint } from "./checkpoint.ts";
 import {
@@ -136,10 +136,20 @@ export function checkMemberNote(
   return { checkpoint, text: note.text, signatures };
 }
 
-function ed25519PublicKey(raw: Uint8Array) {
-  return createPublicKey({
-    key: Buffer.concat([ED25519_SPKI_PREFIX, raw]),
-    format: "der",
-    type: "spki",
-  });
+/** Key objects of the members' Ed25519 keys: making one costs more than the verification. */
+const ed25519Keys = new Map<string, KeyObject>();
+
+function ed25519PublicKey(raw: Uint8Array): KeyObject {
+  const id = Buffer.from(raw).toString("base64");
+  let key = ed25519Keys.get(id);
+  if (key === undefined) {
+    key = createPublicKey({
+      key: Buffer.concat([ED25519_SPKI_PREFIX, raw]),
+      format: "der",
+      type: "spki",
+    });
+    if (ed25519Keys.size >= 64) ed25519Keys.clear();
+    ed25519Keys.set(id, key);
+  }
+  return key;
 }
