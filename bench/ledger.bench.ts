@@ -24,7 +24,7 @@ import { dataDirLayout } from "../src/node/data_dir.ts";
 import { LEDGER_DB } from "../src/node/member_ledger.ts";
 import { TestCluster } from "../test/process/harness.ts";
 import { benchApplyPath } from "./ledger_apply.ts";
-import { percentile, type Run, runLoad } from "./load.ts";
+import { cpuSeconds, percentile, type Run, runLoad } from "./load.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -61,18 +61,22 @@ async function writeRound(ledger: boolean, keep: boolean) {
   return { runs, cluster, leader };
 }
 
+/** Proofs served per second, and the member's CPU per proof (µs): what one of its cores serves. */
 async function proofsOverGrpc(
   cluster: TestCluster,
   leader: string,
   batch: number,
+  processes: number,
   inFlight: number,
-): Promise<number> {
+): Promise<{ rate: number; memberCpuUs: number }> {
   const url = cluster.spec(leader).clientUrl;
   const { body } = await cluster.call(leader, "/v3/ledger/checkpoint", {});
   const size = String(body.tree_size);
   const root = String(body.root_hash);
-  // Two processes: one Node client saturates a core well below what the member can answer.
-  const clients = [0, 1].map(() =>
+  const pid = cluster.processes.get(leader)!.pid!;
+  const cpuBefore = cpuSeconds(pid);
+  // Several processes: one Node client saturates a core well below what the member can answer.
+  const clients = Array.from({ length: processes }, () =>
     spawn(
       process.execPath,
       [
@@ -107,7 +111,8 @@ async function proofsOverGrpc(
   );
   const failed = results.reduce((sum, r) => sum + r.failed, 0);
   if (failed > 0) out(`  ${failed} proofs failed or did not verify`);
-  return results.reduce((sum, r) => sum + r.served, 0) / SECONDS;
+  const served = results.reduce((sum, r) => sum + r.served, 0);
+  return { rate: served / SECONDS, memberCpuUs: ((cpuSeconds(pid) - cpuBefore) / served) * 1e6 };
 }
 
 /** Opens a stopped member's store and ledger tree, as `qmesh ledger verify` does. */
@@ -182,8 +187,8 @@ for (const [level, { on, off }] of byLevel) {
 
 // 2. Proofs from one member, then 3. the stored tree re-verified, on that member's data.
 const { cluster, leader } = kept!;
-const singleRate = await proofsOverGrpc(cluster, leader, 1, 32);
-const batchRate = await proofsOverGrpc(cluster, leader, 100, 4);
+const single = await proofsOverGrpc(cluster, leader, 1, 2, 32);
+const batched = await proofsOverGrpc(cluster, leader, 100, 3, 2);
 const dataDir = cluster.spec(leader).dataDir;
 await Promise.all(NAMES.map((n) => cluster.kill9(n)));
 const { kv, tree } = openMemberLedger(dataDir);
@@ -212,10 +217,10 @@ await cluster.destroy();
 out();
 out(`ledger of ${size} leaves on the leader after the rounds`);
 out(
-  `inclusion proofs over gRPC from one member, one per call: ${singleRate.toFixed(0)}/s (2 client processes × 32 calls in flight, 1 in 10 proofs verified)`,
+  `inclusion proofs over gRPC from one member, one per call: ${single.rate.toFixed(0)}/s (2 client processes × 32 calls in flight, 1 in 10 proofs verified); member CPU ${single.memberCpuUs.toFixed(1)} µs per proof`,
 );
 out(
-  `inclusion proofs over gRPC from one member, 100 per InclusionProofs call: ${batchRate.toFixed(0)}/s (2 client processes × 4 calls in flight, 1 in 10 proofs verified)`,
+  `inclusion proofs over gRPC from one member, 100 per InclusionProofs call: ${batched.rate.toFixed(0)}/s (3 client processes × 2 calls in flight, 1 in 10 proofs verified); member CPU ${batched.memberCpuUs.toFixed(1)} µs per proof, so one core of the member serves ${(1e6 / batched.memberCpuUs).toFixed(0)}/s`,
 );
 out(
   `inclusion proofs computed in-process: ${(1000 / proofMs).toFixed(0)}/s (${(proofMs * 1000).toFixed(1)} µs each)`,

@@ -159,9 +159,16 @@ test("verifying the stored tree from its leaves finds each kind of tampering, wi
 
   const leafKey = (i: number) => Uint8Array.of(1, 0, 0, 0, 0, 0, 0, 0, i);
   const nodeKey = (level: number, i: number) => Uint8Array.of(0, level, 0, 0, 0, 0, 0, 0, 0, i);
-  const original = tree.leaf(5)!;
+  // A leaf changed, and then its stored hash too: each is found.
+  const original = Uint8Array.from(db.getBinary(leafKey(5))!);
   const changed = Uint8Array.from(original);
   changed[changed.length - 1]! ^= 1;
+  db.putSync(leafKey(5), changed);
+  assert.match(
+    verifyStoredTree(tree).problems[0]!.message,
+    /leaf 5 does not match the hash stored with it/,
+  );
+  changed.set(hashLeaf(changed.subarray(32)), 0);
   db.putSync(leafKey(5), changed);
   assert.match(
     verifyStoredTree(tree).problems[0]!.message,
@@ -178,9 +185,10 @@ test("verifying the stored tree from its leaves finds each kind of tampering, wi
   assert.match(forgedProblems[0]!.message, /stored hash over leaves 4\.\.7 does not match/);
   db.putSync(nodeKey(2, 1), node);
 
+  const leaf9 = Uint8Array.from(db.getBinary(leafKey(9))!);
   db.removeSync(leafKey(9));
   assert.match(verifyStoredTree(tree).problems[0]!.message, /leaf 9 is missing/);
-  db.putSync(leafKey(9), leafBytes(9));
+  db.putSync(leafKey(9), leaf9);
   assert.deepEqual(verifyStoredTree(tree).problems, []);
 
   db.putSync(leafKey(40), leafBytes(40));
@@ -207,4 +215,17 @@ test("leaves of any size hash as RFC 9162 says, before and after a leaf larger t
     assert.ok(verifyInclusion(hashLeaf(leaf), index, all.length, proof, tree.root()));
     assert.deepEqual(tree.leaf(index), leaf);
   }
+});
+
+test("a ledger written before leaf records carried their hash is refused with what to do", () => {
+  const { env, db } = openEnv();
+  appendBatch(env, new LedgerTree(db), 0, 3);
+  db.removeSync(Uint8Array.of(0x03, ...new TextEncoder().encode("format")));
+  assert.throws(
+    () => new LedgerTree(db),
+    /written by an older qmesh \(ledger format 1, this build reads 2\): start it with the build that wrote it/,
+  );
+  // An empty ledger has nothing to misread.
+  const fresh = openEnv();
+  assert.equal(new LedgerTree(fresh.db).size, 0);
 });

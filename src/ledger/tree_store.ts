@@ -7,8 +7,12 @@
 // only the O(log n) frontier.
 //
 //   [0x00][level u8][index u64 BE] -> 32-byte hash   complete subtree, level >= 2
-//   [0x01][index u64 BE]           -> leaf bytes     (leaf.ts)
+//   [0x01][index u64 BE]           -> leaf hash (32 bytes) ++ leaf bytes (leaf.ts)
 //   [0x03]"size"                   -> u64 BE         leaves in the tree
+//   [0x03]"format"                 -> u8 2           leaf records carry their hash
+//
+// The leaf hash kept with the leaf is computed once, at append; a proof then hashes once for its
+// two lowest siblings instead of four times. `ledger verify` checks each against its leaf.
 //
 // Revisions are not indexed: leaves carry the store revision after them, which never decreases
 // along the log, so the leaf that created a revision is found by binary search.
@@ -62,11 +66,15 @@ const NODE = 0x00;
 const LEAF = 0x01;
 /** Levels below this are not stored: recomputed from leaves (at most 2 leaves, 3 hashes). */
 export const LOWEST_STORED_LEVEL = 2;
-const CACHED_FROM_LEVEL = 4;
+const CACHED_FROM_LEVEL = 2;
 const CACHED_PER_LEVEL = 16_384;
 /** Where a leaf keeps the store revision after it (see leaf.ts). */
 const LEAF_REVISION_OFFSET = 26;
 const SIZE_KEY = Uint8Array.of(0x03, ...new TextEncoder().encode("size"));
+const FORMAT_KEY = Uint8Array.of(0x03, ...new TextEncoder().encode("format"));
+const FORMAT = 2;
+/** Leaf records start with the leaf's hash. */
+const HASH_BYTES = 32;
 
 export class LedgerCorruptError extends Error {
   override name = "LedgerCorruptError";
@@ -89,8 +97,12 @@ export class LedgerTree {
    */
   private readonly cached: Map<number, Uint8Array>[] = [];
 
+  /** Where a leaf record (hash ++ leaf) is laid out before it is put: no allocation per leaf. */
+  private record = Buffer.allocUnsafe(4096);
+
   constructor(private db: LedgerDb) {
     this.committedSize = this.readSize();
+    this.checkFormat();
     this.appender = MerkleAppender.resume(this.committedSize, this.nodes, NATIVE_HASHER);
   }
 
@@ -107,6 +119,7 @@ export class LedgerTree {
   /** After the environment was reopened (a snapshot was installed): resume from what it holds. */
   rebind(db: LedgerDb): void {
     this.db = db;
+    this.checkFormat();
     this.rollback();
   }
 
@@ -114,13 +127,19 @@ export class LedgerTree {
   append(leaf: Uint8Array): number {
     const index = this.appender.treeSize;
     this.newNodes.length = 0;
-    this.appender.append(NATIVE_HASHER.leaf(leaf), this.newNodes);
+    const leafHash = NATIVE_HASHER.leaf(leaf);
+    this.appender.append(leafHash, this.newNodes);
     for (const node of this.newNodes) {
       if (node.level >= LOWEST_STORED_LEVEL) {
         this.db.putSync(this.nodeKeyOf(node.level, node.index), node.hash);
       }
     }
-    this.db.putSync(this.indexKeyOf(LEAF, index), leaf);
+    const length = HASH_BYTES + leaf.length;
+    if (length > this.record.length) this.record = Buffer.allocUnsafe(2 * length);
+    this.record.set(leafHash, 0);
+    this.record.set(leaf, HASH_BYTES);
+    this.db.putSync(this.indexKeyOf(LEAF, index), this.record.subarray(0, length));
+    if (index === 0) this.db.putSync(FORMAT_KEY, Uint8Array.of(FORMAT));
     return index;
   }
 
@@ -185,18 +204,28 @@ export class LedgerTree {
 
   leaf(index: number): Uint8Array | undefined {
     const value = this.db.getBinary(this.indexKeyOf(LEAF, index));
+    if (value === undefined) return undefined;
+    if (value.length < HASH_BYTES) throw this.shortRecord(index);
     // getBinary returns a copy already: a view of it, not a second copy.
-    return value === undefined
-      ? undefined
-      : new Uint8Array(value.buffer, value.byteOffset, value.length);
+    return new Uint8Array(value.buffer, value.byteOffset + HASH_BYTES, value.length - HASH_BYTES);
   }
 
-  /** Leaves [from, from + limit) that exist, in order. */
-  *leaves(from: number, limit: number): Generator<{ index: number; leaf: Uint8Array }> {
+  /** Leaves [from, from + limit) that exist, in order, with the hash stored beside each. */
+  *leaves(
+    from: number,
+    limit: number,
+  ): Generator<{ index: number; leaf: Uint8Array; storedHash: Uint8Array }> {
     const start = Buffer.from(this.indexKeyOf(LEAF, from));
     const end = Uint8Array.of(LEAF + 1);
     for (const { key, value } of this.db.getRange({ start, end, limit })) {
-      yield { index: Number(Buffer.from(key).readBigUInt64BE(1)), leaf: Uint8Array.from(value) };
+      const index = Number(Buffer.from(key).readBigUInt64BE(1));
+      if (value.length < HASH_BYTES) throw this.shortRecord(index);
+      const record = Uint8Array.from(value);
+      yield {
+        index,
+        leaf: record.subarray(HASH_BYTES),
+        storedHash: record.subarray(0, HASH_BYTES),
+      };
     }
   }
 
@@ -215,24 +244,23 @@ export class LedgerTree {
   }
 
   private revisionAfter(index: number): number {
-    const leaf = this.db.getBinary(this.indexKeyOf(LEAF, index));
-    if (leaf === undefined || leaf.length < LEAF_REVISION_OFFSET + 8) {
+    const record = this.db.getBinaryFast(this.indexKeyOf(LEAF, index));
+    const at = HASH_BYTES + LEAF_REVISION_OFFSET;
+    if (record === undefined || record.length < at + 8) {
       throw new LedgerCorruptError(`ledger leaf ${index} is missing or cut short`);
     }
-    const view = new DataView(leaf.buffer, leaf.byteOffset, leaf.byteLength);
-    return (
-      view.getUint32(LEAF_REVISION_OFFSET) * 0x1_0000_0000 +
-      view.getUint32(LEAF_REVISION_OFFSET + 4)
-    );
+    return record.readUInt32BE(at) * 0x1_0000_0000 + record.readUInt32BE(at + 4);
   }
 
   private readonly nodes: NodeHashes = (level, index) => {
     if (level === 0) {
-      // getBinaryFast's buffer is reused by the next read, and only its `length` property says
-      // how much of it this value is: hashed (copied) at once, through an exact view.
-      const leaf = this.db.getBinaryFast(this.indexKeyOf(LEAF, index));
-      if (leaf === undefined) throw this.missing(0, index);
-      return NATIVE_HASHER.leaf(leaf.subarray(0, leaf.length));
+      // The hash stored with the leaf; getBinaryFast's buffer is reused by the next read.
+      const record = this.db.getBinaryFast(this.indexKeyOf(LEAF, index));
+      if (record === undefined) throw this.missing(0, index);
+      if (record.length < HASH_BYTES) throw this.shortRecord(index);
+      const hash = new Uint8Array(HASH_BYTES);
+      hash.set(record.subarray(0, HASH_BYTES));
+      return hash;
     }
     if (level === 1) {
       return NATIVE_HASHER.children(this.nodes(0, 2 * index), this.nodes(0, 2 * index + 1));
@@ -250,6 +278,24 @@ export class LedgerTree {
     }
     return value;
   };
+
+  private shortRecord(index: number): LedgerCorruptError {
+    return new LedgerCorruptError(
+      `ledger leaf ${index} is cut short: the ledger database is damaged; run \`qmesh ledger verify\` on the data directory`,
+    );
+  }
+
+  /** A ledger written before leaf records carried their hash cannot be read as one that does. */
+  private checkFormat(): void {
+    const format = this.db.getBinary(FORMAT_KEY);
+    if (this.readSize() > 0 && (format === undefined || format[0] !== FORMAT)) {
+      throw new LedgerCorruptError(
+        `this member's ledger was written by an older qmesh (ledger format ${format?.[0] ?? 1}, ` +
+          `this build reads ${FORMAT}): start it with the build that wrote it, or replace the ` +
+          "member with a fresh data directory",
+      );
+    }
+  }
 
   private missing(level: number, index: number): LedgerCorruptError {
     return new LedgerCorruptError(

@@ -1,5 +1,6 @@
-// Recomputes a stored ledger from its leaves alone: every leaf is re-hashed and re-appended to a
-// fresh tree, and every subtree hash that appending produces must equal the stored one. A leaf,
+// Recomputes a stored ledger from its leaves alone: every leaf is re-hashed (and must match the
+// hash stored with it) and re-appended to a fresh tree, and every subtree hash that appending
+// produces must equal the stored one. A leaf,
 // a node or the size changed behind the member's back shows up here, with the first index it
 // touches. Streaming, so memory stays O(log n) whatever the size.
 import { decodeLeaf, LeafDecodeError } from "./leaf.ts";
@@ -34,7 +35,10 @@ export function verifyStoredTree(
   const page = 4096;
   while (expected < size && problems.length < MAX_PROBLEMS) {
     let got = 0;
-    for (const { index, leaf } of tree.leaves(expected, Math.min(page, size - expected))) {
+    for (const { index, leaf, storedHash } of tree.leaves(
+      expected,
+      Math.min(page, size - expected),
+    )) {
       got++;
       if (index !== expected) {
         problems.push({ index: expected, message: `leaf ${expected} is missing` });
@@ -46,8 +50,15 @@ export function verifyStoredTree(
         if (!(error instanceof LeafDecodeError)) throw error;
         problems.push({ index, message: `leaf ${index}: ${error.message}` });
       }
+      const leafHash = hashLeaf(leaf);
+      if (!equalBytes(leafHash, storedHash)) {
+        problems.push({
+          index,
+          message: `leaf ${index} does not match the hash stored with it: the leaf or its hash was changed`,
+        });
+      }
       created.length = 0;
-      appender.append(hashLeaf(leaf), created);
+      appender.append(leafHash, created);
       for (const node of created) {
         if (node.level < LOWEST_STORED_LEVEL) continue;
         const stored = tree.storedNode(node.level, node.index);
