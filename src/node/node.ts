@@ -754,15 +754,18 @@ export class QmeshNode {
     this.logger.error(message);
     this.corruption = new CorruptError(message);
     const raise: Command = { op: "alarm", action: "activate", memberId: this.id, alarm: CORRUPT };
+    const retry = (error: Error): void => {
+      this.logger.warn(`raising the CORRUPT alarm failed (retrying): ${error.message}`);
+      setTimeout(attempt, 1_000).unref();
+    };
     const attempt = (): void => {
-      if (this.closed) return;
-      // Proposed past checkUsable: this member refuses clients, not its own alarm.
-      this.proposeRaw(ProposalKind.Kv, encodeCommand(raise), "alarm", true).catch(
-        (error: Error) => {
-          this.logger.warn(`raising the CORRUPT alarm failed (retrying): ${error.message}`);
-          setTimeout(attempt, 1_000).unref();
-        },
-      );
+      if (this.closed || this.fatal !== null) return;
+      try {
+        // Proposed past checkUsable: this member refuses clients, not its own alarm.
+        this.proposeRaw(ProposalKind.Kv, encodeCommand(raise), "alarm", true).catch(retry);
+      } catch (error) {
+        retry(error as Error); // e.g. its disk is full: the alarm waits for room
+      }
     };
     attempt();
   }

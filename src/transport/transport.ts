@@ -70,10 +70,10 @@ export class Transport {
       },
       receiveSnapshot: (expected, checksum) => options.receiveSnapshot(expected, checksum),
       onSnapshot: (message, file) => options.onSnapshot(message, file),
-      answer: (from, request) =>
-        options.answerQuery === undefined
-          ? Promise.reject(new Error("this member answers no queries"))
-          : options.answerQuery(from, request),
+      answer: async (from, request) => {
+        if (options.answerQuery === undefined) throw new Error("this member answers no queries");
+        return options.answerQuery(from, request);
+      },
     };
   }
 
