@@ -40,12 +40,8 @@ const out = (line = "") => process.stdout.write(`${line}\n`);
 
 async function startCluster(ledger: boolean): Promise<{ cluster: TestCluster; leader: string }> {
   const cluster = new TestCluster();
-  await cluster.define(NAMES);
   const flags = ["--heartbeat-interval", "100", "--election-timeout", "1000"];
-  await Promise.all(
-    NAMES.map((n) => cluster.start(n, NAMES, "new", [...flags, "--ledger", String(ledger)])),
-  );
-  const leader = await cluster.waitForLeader(NAMES);
+  const leader = await cluster.startAll(NAMES, [...flags, "--ledger", String(ledger)]);
   return { cluster, leader };
 }
 

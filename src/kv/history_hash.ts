@@ -3,7 +3,8 @@
 // revision, so two members at different applied indexes can still be compared. The live-key
 // table is checked locally against that history (checkLiveKeys), since it is a copy of it.
 import { createHash } from "node:crypto";
-import { bytesEqual, readU64, writeU32 } from "./bytes.ts";
+import { bytesEqual, readU64 } from "./bytes.ts";
+import { lengthPrefixed } from "./hash.ts";
 import type { Dbs } from "./layout.ts";
 import { revKey } from "./layout.ts";
 
@@ -48,12 +49,7 @@ export async function hashHistory(source: HistorySource, revision: number): Prom
   }
   const dbs = source.dbs();
   const h = createHash("sha256");
-  const len = new Uint8Array(4);
-  const feed = (b: Uint8Array): void => {
-    writeU32(len, 0, b.length);
-    h.update(len);
-    h.update(b);
-  };
+  const feed = lengthPrefixed(h);
   const end = revKey(revision + 1, 0);
   let start: Uint8Array = revKey(0, 0);
   let records = 0;

@@ -2,7 +2,12 @@
 // history records, and its history up to its revision must hash as its peers' does. A value
 // changed in the member's files while it was stopped fails one or the other, and the member
 // raises CORRUPT instead of serving it.
+import type { Logger as PinoLogger } from "pino";
 import type { HistoryHash, MvccStore } from "../kv/index.ts";
+import type { NodeId } from "../raft/index.ts";
+import { PeerNotConnectedError, type Transport } from "../transport/index.ts";
+import type { MemberInfo } from "./members.ts";
+import { encodePeerQuery } from "./peer_queries.ts";
 
 /** How long the check waits for a connection to a peer: a down peer is skipped. */
 export const PEER_WAIT_MS = 2_000;
@@ -136,4 +141,53 @@ export function decodeHashAnswer(answer: Uint8Array): HistoryHash {
     throw new Error("malformed hash answer");
   }
   return parsed;
+}
+
+export interface MemberCheckInput {
+  readonly id: NodeId;
+  /** The member registry as of the last applied entry. */
+  readonly registered: readonly MemberInfo[];
+  /** The voters as the member knows them now (none before the log replayed to it). */
+  readonly voters: readonly NodeId[];
+  readonly kv: MvccStore;
+  readonly transport: Transport;
+  readonly logger: PinoLogger;
+}
+
+/** The check of a starting member, over its peer connections: what is wrong, or null. */
+export async function checkMemberAgainstPeers(input: MemberCheckInput): Promise<string | null> {
+  const { id, registered, kv, transport, logger } = input;
+  // Until the log replays to the member (after the leader's first message), every registered
+  // member counts as a voter.
+  const voters = new Set(input.voters.length > 0 ? input.voters : registered.map((m) => m.id));
+  const peers = registered
+    .filter((m) => m.id !== id)
+    .map((m) => ({ id: m.id, name: m.name || m.id.toString(16), isVoter: voters.has(m.id) }));
+  if (peers.length === 0) return null;
+  const started = performance.now();
+  let result: CorruptionCheckResult;
+  try {
+    result = await initialCorruptionCheck({
+      kv,
+      peers,
+      voterCount: voters.size,
+      selfIsVoter: voters.has(id),
+      hashOfPeer: async (peer, revision, timeoutMs) => {
+        const request = encodePeerQuery({ query: "hash-history", revision });
+        return decodeHashAnswer(await transport.query(peer, request, timeoutMs));
+      },
+      isNotConnected: (error) => error instanceof PeerNotConnectedError,
+    });
+  } catch (error) {
+    // E.g. a compaction applied while hashing: the check proves nothing either way.
+    logger.warn(`initial corruption check skipped: ${(error as Error).message}`);
+    return null;
+  }
+  for (const note of result.notes) logger.warn(note);
+  if (result.corrupt === null) {
+    logger.info(
+      `initial corruption check passed at revision ${result.revision} (${result.compared} peers agree) in ${Math.round(performance.now() - started)} ms`,
+    );
+  }
+  return result.corrupt;
 }

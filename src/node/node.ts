@@ -20,9 +20,7 @@ import {
   encodePublicLedgerKeys,
   type LedgerKeys,
   MlDsaVerdicts,
-  mlDsaChecks,
   publicLedgerKeys,
-  type TrustedMember,
 } from "../ledger/index.ts";
 import {
   type ConfChange,
@@ -35,17 +33,11 @@ import {
   RawNode,
   SeededRandom,
 } from "../raft/index.ts";
-import {
-  MEMBER_NAME,
-  type PeerAddress,
-  PeerNotConnectedError,
-  parsePeerUrl,
-  Transport,
-} from "../transport/index.ts";
+import { MEMBER_NAME, type PeerAddress, parsePeerUrl, Transport } from "../transport/index.ts";
 import { AutoCompactor } from "./auto_compaction.ts";
 import { type OpenedState, openState } from "./boot.ts";
 import { clusterIdOf, type NodeConfig } from "./config.ts";
-import { answerHashQuery, decodeHashAnswer, initialCorruptionCheck } from "./corruption_check.ts";
+import { answerHashQuery, checkMemberAgainstPeers } from "./corruption_check.ts";
 import { claimDataDir, dataDirLayout } from "./data_dir.ts";
 import { DiskAlarm } from "./disk_alarm.ts";
 import { DiskFull } from "./disk_full.ts";
@@ -55,7 +47,8 @@ import { ledgerOrigin, MemberLedger, trustedLedgerKeys } from "./member_ledger.t
 import { encodeMemberInfo, type MemberInfo, MemberRegistry, memberIdFor } from "./members.ts";
 import { NodeMetrics } from "./metrics.ts";
 import { MlDsaWorker } from "./mldsa_worker.ts";
-import { decodePeerQuery, encodePeerQuery } from "./peer_queries.ts";
+import { NoteChecks } from "./note_checks.ts";
+import { decodePeerQuery } from "./peer_queries.ts";
 import { loadPeerTls } from "./peer_tls.ts";
 import { PendingProposals, ReadBatcher } from "./pending.ts";
 import { encodeProposal, ProposalKind } from "./proposal.ts";
@@ -74,8 +67,6 @@ const CHECKPOINT_INTERVAL_MS = 1_000;
 const CHECKPOINT_MAX_LEAVES = 10_000;
 const CHECKPOINT_CHECK_MS = 100;
 const DISK_ALARM_RESEND_MS = 5_000;
-/** How long a cosigning member waits for the others to have checked its note. */
-const NOTE_ANNOUNCE_TIMEOUT_MS = 500;
 const DISK_ALARM_GRACE_MS = 30_000;
 
 export class RequestTooLargeError extends Error {
@@ -133,6 +124,8 @@ export class QmeshNode {
   private readonly checkpointer: LedgerCheckpointer | null;
   /** Signs checkpoints with ML-DSA-65 off the event loop. */
   private readonly mldsa: MlDsaWorker | null;
+  /** Checks cosigners' notes ahead of their apply. */
+  readonly notes: NoteChecks;
   private readonly publicLedgerKeys: string | undefined;
 
   private constructor(
@@ -155,6 +148,16 @@ export class QmeshNode {
     this.publicLedgerKeys =
       ledgerKeys === null ? undefined : encodePublicLedgerKeys(publicLedgerKeys(ledgerKeys));
     this.mldsa = ledgerKeys?.mldsa === undefined ? null : new MlDsaWorker();
+    this.notes = new NoteChecks({
+      mldsa: this.mldsa,
+      verdicts: ledger.verdicts,
+      voterKeys: () =>
+        this.voterLedgerKeys()
+          .map((published) => trustedLedgerKeys(published))
+          .filter((keys) => keys !== undefined),
+      peers: () => members.list().flatMap((m) => (m.id === id ? [] : [m.id])),
+      query: (peer, request, timeoutMs) => transport.query(peer, request, timeoutMs),
+    });
     const mldsa = this.mldsa;
     this.checkpointer =
       ledgerKeys === null
@@ -173,7 +176,7 @@ export class QmeshNode {
             isVoter: () => member.confState.voters.includes(id),
             propose: (command) =>
               this.proposeRaw(ProposalKind.Ledger, encodeLedgerCommand(command), "ledger"),
-            announce: (note) => this.announceNote(note),
+            announce: (note) => this.notes.announce(note),
             now: () => performance.now(),
             wallSeconds: () => Math.floor(Date.now() / 1000),
             diverged: (message) => this.markCorrupt(message),
@@ -272,7 +275,7 @@ export class QmeshNode {
       answerQuery: async (_from, request) => {
         const query = decodePeerQuery(request);
         if (query.query === "hash-history") return answerHashQuery(state.kv, query.revision);
-        await node?.preverifyNote(query.note);
+        await node?.notes.check(query.note);
         return new Uint8Array(0);
       },
     });
@@ -333,51 +336,18 @@ export class QmeshNode {
     // only then does the member know its voters.
     member.drive();
     // Before the client port opens (the caller opens it once this returns).
-    const check = config.initialCorruptCheck ? await node.initialCorruptionCheck() : null;
+    const check = config.initialCorruptCheck
+      ? await checkMemberAgainstPeers({
+          id,
+          registered: members.list(),
+          voters: member.confState.voters,
+          kv: state.kv,
+          transport,
+          logger,
+        })
+      : null;
     if (check !== null) node.markCorrupt(check);
     return node;
-  }
-
-  /** Compares this member's history with its peers'; what is wrong, or null. */
-  private async initialCorruptionCheck(): Promise<string | null> {
-    // The registry is as of the last applied entry; the voters are known only once the log
-    // replays to the member (not yet at start, before the leader's first message): until then
-    // every registered member counts as a voter.
-    const registered = this.members.list();
-    const confState = this.member.confState;
-    const voters = new Set(
-      confState.voters.length > 0 ? confState.voters : registered.map((m) => m.id),
-    );
-    const peers = registered
-      .filter((m) => m.id !== this.id)
-      .map((m) => ({ id: m.id, name: m.name || m.id.toString(16), isVoter: voters.has(m.id) }));
-    if (peers.length === 0) return null;
-    const started = performance.now();
-    let result: Awaited<ReturnType<typeof initialCorruptionCheck>>;
-    try {
-      result = await initialCorruptionCheck({
-        kv: this.state.kv,
-        peers,
-        voterCount: voters.size,
-        selfIsVoter: voters.has(this.id),
-        hashOfPeer: async (peer, revision, timeoutMs) => {
-          const request = encodePeerQuery({ query: "hash-history", revision });
-          return decodeHashAnswer(await this.transport.query(peer, request, timeoutMs));
-        },
-        isNotConnected: (error) => error instanceof PeerNotConnectedError,
-      });
-    } catch (error) {
-      // E.g. a compaction applied while hashing: the check proves nothing either way.
-      this.logger.warn(`initial corruption check skipped: ${(error as Error).message}`);
-      return null;
-    }
-    for (const note of result.notes) this.logger.warn(note);
-    if (result.corrupt === null) {
-      this.logger.info(
-        `initial corruption check passed at revision ${result.revision} (${result.compared} peers agree) in ${Math.round(performance.now() - started)} ms`,
-      );
-    }
-    return result.corrupt;
   }
 
   get kv(): MvccStore {
@@ -768,42 +738,6 @@ export class QmeshNode {
       }
     };
     attempt();
-  }
-
-  /**
-   * Checks the ML-DSA-65 signatures of a member's note on the worker thread, so that its apply
-   * finds the verdicts instead of computing them (see MlDsaVerdicts). Never rejects.
-   */
-  async preverifyNote(note: string): Promise<void> {
-    const mldsa = this.mldsa;
-    const verdicts = this.ledger.verdicts;
-    if (mldsa === null || verdicts === undefined) return;
-    const members: TrustedMember[] = [];
-    for (const published of this.voterLedgerKeys()) {
-      const keys = trustedLedgerKeys(published);
-      if (keys !== undefined) members.push(keys);
-    }
-    for (const check of mlDsaChecks(note, members)) {
-      if (verdicts.lookup(check) !== undefined) continue;
-      try {
-        verdicts.remember(
-          check,
-          await mldsa.verify(check.signature, check.message, check.publicKey),
-        );
-      } catch {
-        // Apply verifies it itself.
-      }
-    }
-  }
-
-  /** Every member (this one too) checks the note before it is proposed; a down peer is skipped. */
-  private async announceNote(note: string): Promise<void> {
-    const request = encodePeerQuery({ query: "note", note });
-    const peers = this.members.list().filter((m) => m.id !== this.id);
-    await Promise.allSettled([
-      this.preverifyNote(note),
-      ...peers.map((m) => this.transport.query(m.id, request, NOTE_ANNOUNCE_TIMEOUT_MS)),
-    ]);
   }
 
   /** The published public ledger keys of the voters, as stored in the member registry. */

@@ -43,9 +43,7 @@ async function login(name: string, user: string, password: string): Promise<stri
 const b = (text: string) => Buffer.from(text);
 
 before(async () => {
-  await cluster.define(NAMES);
-  await Promise.all(NAMES.map((name) => cluster.start(name, NAMES)));
-  await cluster.waitForLeader(NAMES);
+  await cluster.startAll(NAMES);
 });
 after(async () => {
   await cluster.destroy();

@@ -24,9 +24,7 @@ describe("qmesh client commands (gRPC)", { timeout: 180_000 }, () => {
   };
 
   before(async () => {
-    await cluster.define(names);
-    await Promise.all(names.map((name) => cluster.start(name, names)));
-    await cluster.waitForLeader(names);
+    await cluster.startAll(names);
     // An unreachable endpoint first: the CLI moves on to the next.
     endpoints = ["http://127.0.0.1:1", ...names.map((name) => cluster.spec(name).clientUrl)].join(
       ",",

@@ -55,9 +55,7 @@ describe("contract rules on a 3-member cluster", { timeout: 240_000 }, () => {
   };
 
   before(async () => {
-    await cluster.define(NAMES);
-    await Promise.all(NAMES.map((name) => cluster.start(name, NAMES)));
-    await cluster.waitForLeader(NAMES);
+    await cluster.startAll(NAMES);
   });
   after(async () => {
     await cluster.destroy();

@@ -37,9 +37,7 @@ async function value(name: string, key: string): Promise<string | null> {
 }
 
 before(async () => {
-  await cluster.define(NAMES);
-  await Promise.all(NAMES.map((name) => cluster.start(name, NAMES)));
-  await cluster.waitForLeader(NAMES);
+  await cluster.startAll(NAMES);
   for (const name of NAMES) clients.set(name, connectEtcd(cluster.spec(name).clientUrl));
 });
 after(async () => {

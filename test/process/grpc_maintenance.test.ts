@@ -38,9 +38,7 @@ interface StatusJson {
 }
 
 before(async () => {
-  await cluster.define(NAMES);
-  await Promise.all(NAMES.map((name) => cluster.start(name, NAMES)));
-  await cluster.waitForLeader(NAMES);
+  await cluster.startAll(NAMES);
   for (let i = 0; i < 20; i++) await cluster.put("n1", `k${i}`, `v${i}`);
 });
 after(() => cluster.destroy());

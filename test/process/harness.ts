@@ -249,6 +249,13 @@ export class TestCluster {
   }
 
   /** Waits until some running member reports itself leader; returns its name. */
+  /** Defines and starts a new cluster of `names`; resolves with its leader once there is one. */
+  async startAll(names: readonly string[], extra: readonly string[] = []): Promise<string> {
+    await this.define(names);
+    await Promise.all(names.map((name) => this.start(name, names, "new", extra)));
+    return this.waitForLeader(names);
+  }
+
   async waitForLeader(among: readonly string[], timeoutMs = 15_000): Promise<string> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {

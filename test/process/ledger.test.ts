@@ -37,9 +37,7 @@ async function putWithReceipt(name: string, key: string, value: string, lease = 
 }
 
 before(async () => {
-  await cluster.define(NAMES);
-  await Promise.all(NAMES.map((name) => cluster.start(name, NAMES)));
-  await cluster.waitForLeader(NAMES);
+  await cluster.startAll(NAMES);
 });
 after(async () => {
   await cluster.destroy();

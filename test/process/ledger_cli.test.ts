@@ -24,9 +24,7 @@ describe("qmesh ledger proof | check | audit | verify", { timeout: 180_000 }, ()
     spawnSync(process.execPath, [BIN, ...args], { encoding: "utf8", timeout: 60_000 });
 
   before(async () => {
-    await cluster.define(names);
-    await Promise.all(names.map((name) => cluster.start(name, names)));
-    await cluster.waitForLeader(names);
+    await cluster.startAll(names);
     endpoints = names.map((name) => cluster.spec(name).clientUrl).join(",");
     for (let i = 0; i < 30; i++) await cluster.put(names[i % 3]!, `cli/${i % 7}`, `v${i}`);
     await cluster.put("n1", "tamper/wal", "original-wal-value");
