@@ -1,18 +1,22 @@
-// qmesh ledger proof | check | audit | verify: receipts for writes, checked offline; a monitor
-// that follows a live cluster's certified checkpoints; and a stopped member's whole ledger
-// recomputed from its data directory.
+// qmesh ledger proof | check | audit | rotate-keys | verify: receipts for writes, checked
+// offline; a monitor that follows a live cluster's certified checkpoints; new signing keys for a
+// member; and a stopped member's whole ledger recomputed from its data directory.
 import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import type { Command } from "commander";
 import { CommanderError } from "commander";
 import { decodeCommand, type Command as KvCommand, type RequestOp } from "../kv/index.ts";
 import {
   decodePublicLedgerKeys,
+  encodePublicLedgerKeys,
   encodeReceipt,
   parseReceipt,
+  publicLedgerKeys,
   type Receipt,
   type TrustedMember,
   verifyReceipt,
 } from "../ledger/index.ts";
+import { LEDGER_KEYS_FILE, rotateLedgerKeys } from "../node/ledger_signing.ts";
 import { write } from "./client/output.ts";
 import {
   type ConnectionFlags,
@@ -250,6 +254,29 @@ export function addLedgerCommands(program: Command): void {
         },
       ),
     );
+
+  ledger
+    .command("rotate-keys")
+    .description(
+      "give a member new ledger signing keys; it publishes them through the log when it next starts",
+    )
+    .requiredOption("--data-dir <dir>", "the member's data directory")
+    .action(async (flags: { dataDir: string }) => {
+      let rotated: Awaited<ReturnType<typeof rotateLedgerKeys>>;
+      try {
+        rotated = await rotateLedgerKeys(flags.dataDir);
+      } catch (error) {
+        throw new CommanderError(1, "qmesh.ledger", `rotate-keys: ${(error as Error).message}`);
+      }
+      write(
+        `new ledger keys for ${rotated.next.name} are in ${join(flags.dataDir, LEDGER_KEYS_FILE)}; ` +
+          "the old secret keys are gone.\n" +
+          "Restart the member: it publishes the new public keys through the log, and the others " +
+          "count its signatures under them once that entry is applied. Auditors following the " +
+          "cluster pin them from a checkpoint that covers it. Rotate one member at a time.\n" +
+          encodePublicLedgerKeys(publicLedgerKeys(rotated.next)),
+      );
+    });
 
   ledger
     .command("verify")

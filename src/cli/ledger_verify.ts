@@ -4,19 +4,25 @@
 //      changed directly in the member's LMDB file is found: the ledger no longer explains it);
 //   3. every applied entry still in the WAL must be what its leaf recorded (a WAL record changed
 //      with its CRC recomputed is found);
-//   4. every certified checkpoint's signatures are checked against the members' registered keys,
-//      and its root against the recomputed tree.
+//   4. every certified checkpoint's signatures are checked against the members' registered keys
+//      (for a member that rotated its keys, the set the log shows it signed with), and its root
+//      against the recomputed tree.
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type ApplyItem, MvccStore } from "../kv/index.ts";
 import {
   CheckpointStore,
+  COSIGNATURE_ALGORITHMS,
+  cosignatureKeyId,
   decodeLeaf,
   decodePublicLedgerKeys,
   equalBytes,
+  type Leaf,
   LeafKind,
   LedgerTree,
+  memberPublicKey,
+  parseNote,
   type TrustedMember,
   verifyCheckpoint,
   verifyStoredTree,
@@ -24,7 +30,7 @@ import {
 import { ContractGuard } from "../node/contract_guard.ts";
 import { dataDirLayout } from "../node/data_dir.ts";
 import { LEDGER_DB } from "../node/member_ledger.ts";
-import { MemberRegistry } from "../node/members.ts";
+import { type MemberInfo, MemberRegistry } from "../node/members.ts";
 import { MEMBERS_META_KEY } from "../node/raft_member.ts";
 import { checkWalAgainstLedger } from "./ledger_wal.ts";
 
@@ -72,7 +78,8 @@ export async function verifyDataDir(dataDir: string, io: VerifyOutput): Promise<
       `tree: ${size} leaves re-hashed in ${treeSeconds.toFixed(1)} s ` +
         `(${Math.round(size / treeSeconds)} leaves/s): ${treeCheck.problems.length === 0 ? "matches its leaves" : "DOES NOT match its leaves"}`,
     );
-    if (treeCheck.problems.length === 0) ok = (await replay(kv, tree, io)) && ok;
+    const keyHistory: KeyHistory = new Map();
+    if (treeCheck.problems.length === 0) ok = (await replay(kv, tree, io, keyHistory)) && ok;
     const wal = await checkWalAgainstLedger(layout.wal, tree, kv.appliedIndex);
     for (const problem of wal.problems.slice(0, 20)) io.out(`WAL: ${problem}`);
     io.out(
@@ -82,7 +89,7 @@ export async function verifyDataDir(dataDir: string, io: VerifyOutput): Promise<
           : `, ${wal.problems.length} DO NOT match their leaves`),
     );
     ok &&= wal.problems.length === 0;
-    ok = (await checkCertified(kv, tree, new CheckpointStore(db), io)) && ok;
+    ok = (await checkCertified(kv, tree, new CheckpointStore(db), keyHistory, io)) && ok;
     io.out(
       ok
         ? `OK: the ledger of ${dataDir} verifies`
@@ -104,8 +111,57 @@ function progressEvery(io: VerifyOutput, what: string, total: number) {
   };
 }
 
+/** Every set of ledger keys each key name had, in log order, as members published them. */
+type KeyHistory = Map<string, TrustedMember[]>;
+
+/** A member publishing its own keys (members.ts applies no other): one more set for its name. */
+function notePublishedKeys(leaf: Leaf, history: KeyHistory): void {
+  if (leaf.kind !== LeafKind.MemberAttributes || leaf.rejected !== null) return;
+  try {
+    const info = JSON.parse(Buffer.from(leaf.request).toString("utf8")) as Partial<MemberInfo>;
+    if (info.id !== leaf.proposer || typeof info.ledgerKeys !== "string") return;
+    const keys = decodePublicLedgerKeys(info.ledgerKeys);
+    const versions = history.get(keys.name) ?? [];
+    versions.push(keys);
+    history.set(keys.name, versions);
+  } catch {
+    // Not keys a member could have applied; the certified check uses the registry's.
+  }
+}
+
+/**
+ * For each member, the set of keys whose key ID a signature line of `note` names: a member that
+ * rotated its keys signed older checkpoints with the set it had then.
+ */
+function keysSigning(note: string, members: TrustedMember[], history: KeyHistory): TrustedMember[] {
+  let lines: readonly { name: string; keyId: number }[];
+  try {
+    lines = parseNote(note).signatures;
+  } catch {
+    return members;
+  }
+  return members.map((current) => {
+    const ids = new Set(lines.filter((l) => l.name === current.name).map((l) => l.keyId));
+    const versions = history.get(current.name) ?? [];
+    const signing = versions.find((keys) =>
+      COSIGNATURE_ALGORITHMS.some((algorithm) => {
+        const publicKey = memberPublicKey(keys, algorithm);
+        return (
+          publicKey !== undefined && ids.has(cosignatureKeyId(algorithm, keys.name, publicKey))
+        );
+      }),
+    );
+    return signing ?? current;
+  });
+}
+
 /** Replays every leaf's request into an empty store; its state must equal the member's. */
-async function replay(kv: MvccStore, tree: LedgerTree, io: VerifyOutput): Promise<boolean> {
+async function replay(
+  kv: MvccStore,
+  tree: LedgerTree,
+  io: VerifyOutput,
+  keyHistory: KeyHistory,
+): Promise<boolean> {
   const dir = mkdtempSync(join(tmpdir(), "qmesh-ledger-replay-"));
   // The same contract rules as a member, or a write a rule refused would be replayed as applied.
   const fresh = MvccStore.open(dir, { guard: new ContractGuard() });
@@ -116,6 +172,7 @@ async function replay(kv: MvccStore, tree: LedgerTree, io: VerifyOutput): Promis
     let done = 0;
     for (const { leaf } of tree.leaves(0, size)) {
       const decoded = decodeLeaf(leaf);
+      notePublishedKeys(decoded, keyHistory);
       items.push({
         index: decoded.index,
         command: decoded.kind === LeafKind.Kv ? decoded.request : null,
@@ -152,6 +209,7 @@ async function checkCertified(
   kv: MvccStore,
   tree: LedgerTree,
   checkpoints: CheckpointStore,
+  keyHistory: KeyHistory,
   io: VerifyOutput,
 ): Promise<boolean> {
   const stored = kv.getMeta(MEMBERS_META_KEY);
@@ -161,11 +219,17 @@ async function checkCertified(
   }
   let count = 0;
   let ok = true;
+  /** Checkpoints where a member counted under keys it has rotated away from since. */
+  let earlierKeys = 0;
   const quorum = Math.floor(trusted.length / 2) + 1;
   for (const { size, note } of checkpoints.certified()) {
     count++;
     try {
-      const verified = await verifyCheckpoint(note, trusted, quorum);
+      const signing = keysSigning(note, trusted, keyHistory);
+      const verified = await verifyCheckpoint(note, signing, quorum);
+      if (signing.some((keys, i) => keys !== trusted[i] && verified.signers.includes(keys.name))) {
+        earlierKeys++;
+      }
       const root = tree.root(size);
       if (!equalBytes(root, verified.checkpoint.rootHash)) {
         io.out(`CHECKPOINT ${size}: certified root differs from the recomputed tree's root`);
@@ -178,7 +242,8 @@ async function checkCertified(
   }
   io.out(
     `checkpoints: ${count} certified, ${ok ? "every one" : "NOT every one"} signed by a quorum ` +
-      `(${quorum} of ${trusted.length} members' keys) over the recomputed root`,
+      `(${quorum} of ${trusted.length} members' keys) over the recomputed root` +
+      (earlierKeys === 0 ? "" : `; ${earlierKeys} counted a member's keys from before a rotation`),
   );
   return ok;
 }

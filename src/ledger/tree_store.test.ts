@@ -111,7 +111,7 @@ test("an aborted transaction leaves no trace: the next batch lands where it woul
   assert.deepEqual(tree.root(), referenceRoot(Array.from({ length: 9 }, (_, i) => leafBytes(i))));
 });
 
-test("leaves are served by index and by the revision they created, and decode", () => {
+test("leaves are served by index, by the revision they created and by raft index, and decode", () => {
   const { env, db } = openEnv();
   const tree = new LedgerTree(db);
   appendBatch(env, tree, 0, 12);
@@ -129,6 +129,12 @@ test("leaves are served by index and by the revision they created, and decode", 
   }
   assert.equal(tree.leafIndexForRevision(1), undefined);
   assert.equal(tree.leafIndexForRevision(14), undefined);
+  // Leaf i is raft entry i + 3: where an auditor finds the entry that published a member's keys.
+  for (let raftIndex = 3; raftIndex < 15; raftIndex++) {
+    assert.equal(tree.leafIndexForRaftIndex(raftIndex), raftIndex - 3);
+  }
+  assert.equal(tree.leafIndexForRaftIndex(2), undefined);
+  assert.equal(tree.leafIndexForRaftIndex(15), undefined);
 });
 
 test("a missing node or leaf is reported as damage, not as a wrong proof", () => {

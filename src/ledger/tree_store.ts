@@ -68,7 +68,8 @@ const LEAF = 0x01;
 export const LOWEST_STORED_LEVEL = 2;
 const CACHED_FROM_LEVEL = 2;
 const CACHED_PER_LEVEL = 16_384;
-/** Where a leaf keeps the store revision after it (see leaf.ts). */
+/** Where a leaf keeps its raft index and the store revision after it (see leaf.ts). */
+const LEAF_RAFT_INDEX_OFFSET = 2;
 const LEAF_REVISION_OFFSET = 26;
 const SIZE_KEY = Uint8Array.of(0x03, ...new TextEncoder().encode("size"));
 const FORMAT_KEY = Uint8Array.of(0x03, ...new TextEncoder().encode("format"));
@@ -231,21 +232,30 @@ export class LedgerTree {
 
   /** The leaf whose request created store revision `revision` (binary search, O(log n) reads). */
   leafIndexForRevision(revision: number): number | undefined {
+    return this.findLeaf(LEAF_REVISION_OFFSET, revision);
+  }
+
+  /** The leaf of raft entry `raftIndex`, if that entry made one (binary search). */
+  leafIndexForRaftIndex(raftIndex: number): number | undefined {
+    return this.findLeaf(LEAF_RAFT_INDEX_OFFSET, raftIndex);
+  }
+
+  /** The first leaf whose u64 at `offset` is `value`; the field must never decrease along the log. */
+  private findLeaf(offset: number, value: number): number | undefined {
     let low = 0;
     let high = this.committedSize;
-    // The first leaf whose revision-after is at least `revision`.
     while (low < high) {
       const middle = Math.floor((low + high) / 2);
-      if (this.revisionAfter(middle) < revision) low = middle + 1;
+      if (this.leafField(middle, offset) < value) low = middle + 1;
       else high = middle;
     }
-    if (low === this.committedSize || this.revisionAfter(low) !== revision) return undefined;
+    if (low === this.committedSize || this.leafField(low, offset) !== value) return undefined;
     return low;
   }
 
-  private revisionAfter(index: number): number {
+  private leafField(index: number, offset: number): number {
     const record = this.db.getBinaryFast(this.indexKeyOf(LEAF, index));
-    const at = HASH_BYTES + LEAF_REVISION_OFFSET;
+    const at = HASH_BYTES + offset;
     if (record === undefined || record.length < at + 8) {
       throw new LedgerCorruptError(`ledger leaf ${index} is missing or cut short`);
     }

@@ -34,6 +34,30 @@ export async function loadOrCreateLedgerKeys(
   return keys;
 }
 
+/**
+ * Replaces this member's ledger keys with fresh ones of the same name and algorithms (the
+ * member must be restarted to use them). The old secret is overwritten, not kept: signatures it
+ * made stay checkable against the public keys the log recorded. Throws when there are no keys.
+ */
+export async function rotateLedgerKeys(
+  dataDir: string,
+): Promise<{ previous: LedgerKeys; next: LedgerKeys }> {
+  const path = join(dataDir, LEDGER_KEYS_FILE);
+  if (!existsSync(path)) {
+    throw new Error(
+      `${path} does not exist: a member makes its ledger keys on its first start with the ` +
+        "ledger on; is this the member's --data-dir?",
+    );
+  }
+  const previous = decodeLedgerKeys(readFileSync(path, "utf8"));
+  const next = generateLedgerKeys(previous.name, {
+    ed25519: previous.ed25519 !== undefined,
+    mldsa: previous.mldsa !== undefined,
+  });
+  await writeFileDurably(path, encodeLedgerKeys(next), 0o600);
+  return { previous, next };
+}
+
 export interface CheckpointerOptions {
   readonly ledger: MemberLedger;
   readonly keys: LedgerKeys;

@@ -90,6 +90,13 @@ test("a seal, then a quorum of matching cosignatures, certifies the size", async
   assert.match(certified, /^— m3 /m);
   assert.equal(ledger.checkpoints.latestCertifiedSize(), 5);
   assert.deepEqual(events.at(-1), { type: "certified", size: 5, root });
+  assert.doesNotMatch(certified, /^— m2 /m);
+  // A late signer joins the certified note (an auditor may need its key), without a new event.
+  const before = events.length;
+  ledgerEntry(2, { cosign: note(2, 5, root) });
+  assert.match(ledger.checkpoints.certifiedNote(5)!, /^— m2 /m);
+  assert.match(ledger.checkpoints.certifiedNote(5)!, /^— m1 /m);
+  assert.equal(events.length, before);
   await kv.close();
 });
 

@@ -239,7 +239,6 @@ export class MemberLedger {
     if (signedOrigin !== origin) return `cosignature for origin ${signedOrigin}, not ${origin}`;
     if (this.checkpoints.sealedRoot(size) === undefined) return `size ${size} was never sealed`;
     this.checkpoints.recordMemberNote(size, signer, note);
-    if (this.checkpoints.certifiedNote(size) !== undefined) return null;
     const agreeing = this.checkpoints
       .memberNotes(size)
       .filter(({ member, note }) => {
@@ -247,7 +246,11 @@ export class MemberLedger {
         return equalBytes(parseCheckpoint(parseNote(note).text).rootHash, rootHash);
       })
       .map(({ note }) => note);
-    if (agreeing.length >= Math.floor(voters.length / 2) + 1) {
+    if (this.checkpoints.certifiedNote(size) !== undefined) {
+      // A late signer joins the certified note: an auditor whose pinned keys predate another
+      // member's key rotation needs every old key that signed, not just the first quorum.
+      this.checkpoints.certify(size, combineNotes(agreeing));
+    } else if (agreeing.length >= Math.floor(voters.length / 2) + 1) {
       this.checkpoints.certify(size, combineNotes(agreeing));
       this.events.push({ type: "certified", size, root: rootHash });
     }

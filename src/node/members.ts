@@ -1,6 +1,7 @@
 // Who the members are and how to reach them. Raft's ConfState only knows ids; this registry maps
 // ids to names and URLs. It changes only by applying log entries (a conf change carrying a
 // MemberInfo in its context, or a member publishing its client URL), so every member agrees.
+import { decodePublicLedgerKeys } from "../ledger/index.ts";
 import type { NodeId } from "../raft/index.ts";
 import { memberIdOf } from "./config.ts";
 
@@ -22,6 +23,8 @@ export interface MemberInfo {
   readonly clientUrl: string;
   /** The member's public ledger keys (encodePublicLedgerKeys), once published. */
   readonly ledgerKeys?: string;
+  /** The raft index of the entry that published `ledgerKeys`: where an auditor finds the leaf. */
+  readonly ledgerKeysIndex?: number;
 }
 
 export class MemberRegistry {
@@ -63,12 +66,44 @@ export class MemberRegistry {
     // Nor a name: an added member's context has none until the member publishes it.
     const name = member.name === "" ? (known?.name ?? "") : member.name;
     const ledgerKeys = member.ledgerKeys ?? known?.ledgerKeys;
+    const ledgerKeysIndex = member.ledgerKeysIndex ?? known?.ledgerKeysIndex;
     this.members.set(member.id, {
       ...member,
       name,
       clientUrl,
       ...(ledgerKeys !== undefined && { ledgerKeys }),
+      ...(ledgerKeysIndex !== undefined && { ledgerKeysIndex }),
     });
+  }
+
+  /**
+   * Applies published attributes (entry `raftIndex`, proposed by `proposer`). Ledger keys change
+   * only when the member publishes its own, under a key name no other member's keys carry:
+   * otherwise one member, or a client's MemberUpdate, could put a key it holds in another
+   * member's name and sign twice towards a quorum. Keys that fail this are dropped; the rest
+   * (URLs) applies.
+   */
+  publish(info: MemberInfo, proposer: NodeId, raftIndex: number): void {
+    const known = this.members.get(info.id);
+    if (known === undefined) return;
+    const { ledgerKeys, ledgerKeysIndex: _, ...rest } = info;
+    const accepted =
+      ledgerKeys !== undefined &&
+      ledgerKeys !== known.ledgerKeys &&
+      proposer === info.id &&
+      this.keyNameIsFree(ledgerKeys, info.id);
+    this.upsert(accepted ? { ...rest, ledgerKeys, ledgerKeysIndex: raftIndex } : rest);
+  }
+
+  private keyNameIsFree(ledgerKeys: string, owner: NodeId): boolean {
+    const name = keyNameOf(ledgerKeys);
+    if (name === null) return false;
+    for (const member of this.members.values()) {
+      if (member.id !== owner && member.ledgerKeys !== undefined) {
+        if (keyNameOf(member.ledgerKeys) === name) return false;
+      }
+    }
+    return true;
   }
 
   remove(id: NodeId): void {
@@ -118,4 +153,13 @@ export function decodeMemberInfo(bytes: Uint8Array): MemberInfo | null {
     clientUrl: value.clientUrl ?? "",
     ...(typeof value.ledgerKeys === "string" && { ledgerKeys: value.ledgerKeys }),
   };
+}
+
+/** The key name of published ledger keys, or null when they do not decode. */
+function keyNameOf(ledgerKeys: string): string | null {
+  try {
+    return decodePublicLedgerKeys(ledgerKeys).name;
+  } catch {
+    return null;
+  }
 }

@@ -566,7 +566,8 @@ export class QmeshNode {
     if (owner !== undefined && owner.id !== id) {
       throw new PeerUrlExistsError(`peer URL ${peerUrl} is already a member's`);
     }
-    const info: MemberInfo = { ...known, peerUrl };
+    // Without the ledger keys: only the member itself publishes those (members.ts).
+    const { ledgerKeys: _keys, ledgerKeysIndex: _index, ...info } = { ...known, peerUrl };
     await this.awaitLeader();
     await this.proposeRaw(ProposalKind.MemberAttributes, encodeMemberInfo(info), "member update");
     return info;
@@ -742,12 +743,19 @@ export class QmeshNode {
 
   /** The published public ledger keys of the voters, as stored in the member registry. */
   voterLedgerKeys(): string[] {
-    const keys: string[] = [];
+    return this.voterKeyPublications().map((published) => published.keys);
+  }
+
+  /** Each voter's published ledger keys and the raft entry that published them, if known. */
+  voterKeyPublications(): { keys: string; raftIndex: number | undefined }[] {
+    const published: { keys: string; raftIndex: number | undefined }[] = [];
     for (const id of this.member.confState.voters) {
-      const published = this.members.get(id)?.ledgerKeys;
-      if (published !== undefined) keys.push(published);
+      const member = this.members.get(id);
+      if (member?.ledgerKeys !== undefined) {
+        published.push({ keys: member.ledgerKeys, raftIndex: member.ledgerKeysIndex });
+      }
     }
-    return keys;
+    return published;
   }
 
   /** Why this member stopped serving because its ledger diverged, if it did. */

@@ -328,7 +328,7 @@ export class RaftMember {
           leaves[i] = { ...leaves[i]!, membership: this.ledgerMembership() };
         } else {
           const info = decodeMemberInfo(proposal.payload);
-          if (info !== null && this.members.get(info.id) !== undefined) this.members.upsert(info);
+          if (info !== null) this.members.publish(info, proposal.proposer, entry.index);
           membersChanged = true;
           items[i] = { index: entry.index, command: null, meta: this.membersMeta() };
         }
@@ -355,7 +355,11 @@ export class RaftMember {
     const change = decodeConfChange(entry.data);
     this.confState = this.raft.applyConfChange(change);
     const info = decodeMemberInfo(change.context);
-    if (info !== null) this.members.upsert(info);
+    // Addresses only: ledger keys come from the member's own publish (MemberRegistry.publish).
+    if (info !== null) {
+      const { ledgerKeys: _, ...addresses } = info;
+      this.members.upsert(addresses);
+    }
     // Only an explicit removal drops a member's address: while the bootstrap entries are
     // applied one by one, the config briefly lacks members that are there all along.
     for (const single of change.changes) {

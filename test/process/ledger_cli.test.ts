@@ -16,7 +16,7 @@ import { BIN, eventually, TestCluster } from "./harness.ts";
 const CORRUPT_ALARM = 2;
 const DATA_LOSS = 15;
 
-describe("qmesh ledger proof | check | audit | verify", { timeout: 180_000 }, () => {
+describe("qmesh ledger proof | check | audit | rotate-keys | verify", { timeout: 300_000 }, () => {
   const cluster = new TestCluster();
   const names = ["n1", "n2", "n3"];
   let endpoints = "";
@@ -93,6 +93,80 @@ describe("qmesh ledger proof | check | audit | verify", { timeout: 180_000 }, ()
     assert.equal(await exited, 0, output);
     assert.match(output, /pinned the keys of /);
     assert.match(output, /size \d+ root [0-9a-f]{16} signed by .+, consistent with size \d+/);
+  });
+
+  it("a member's rotated keys go through the log: an auditor pins them from a certified tree, and verify checks old and new signatures", async () => {
+    const name = "n2";
+    const dataDir = cluster.spec(name).dataDir;
+    const publicKeysOf = () => JSON.parse(readFileSync(join(dataDir, "ledger-keys.json"), "utf8"));
+    const before = publicKeysOf();
+    // The auditor asks n1 and n3 only: n2 is restarted under it.
+    const others = ["n1", "n3"].map((n) => cluster.spec(n).clientUrl).join(",");
+    const audit = spawn(
+      process.execPath,
+      [BIN, "ledger", "audit", "--duration", "60", "--interval", "200", "--endpoints", others],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let output = "";
+    audit.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    audit.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => audit.on("exit", resolve));
+    try {
+      await eventually(async () => assert.match(output, /pinned the keys of /));
+      await cluster.kill9(name);
+      cluster.forgetClient(name);
+      const rotated = qmesh(["ledger", "rotate-keys", "--data-dir", dataDir]);
+      assert.equal(rotated.status, 0, rotated.stderr);
+      assert.match(rotated.stdout, /^new ledger keys for n2\.\S+ are in .*ledger-keys\.json/);
+      const after = publicKeysOf();
+      assert.equal(after.name, before.name);
+      assert.notEqual(after.ed25519.vkey, before.ed25519.vkey);
+      assert.notEqual(after["ml-dsa-65"].vkey, before["ml-dsa-65"].vkey);
+      await cluster.start(name, names, "existing");
+      // The new keys are published, proven to the auditor in a tree the pinned keys certified,
+      // and from then on n2's signatures count again.
+      await eventually(async () => {
+        await cluster.put("n1", "rotate/k", "v");
+        assert.match(output, /n2\.\S+ published new keys at leaf \d+, in the tree of size \d+/);
+        const since = output.slice(output.search(/n2\.\S+ published new keys/));
+        // All three count again (in the order the auditor pinned them).
+        assert.match(since, /^size \d+ .*signed by (?=[^\n]*n1\.)(?=[^\n]*n2\.)(?=[^\n]*n3\.)/m);
+      }, 40_000);
+      assert.doesNotMatch(output, /AUDIT FAILED/);
+      const { body } = await cluster.call("n1", "/v3/ledger/checkpoint", { certified: true });
+      assert.ok(
+        (body.member_keys as string[]).some(
+          (k) => JSON.parse(k)["ml-dsa-65"] === after["ml-dsa-65"].vkey,
+        ),
+        "the cluster lists n2's new keys",
+      );
+    } finally {
+      audit.kill();
+      await exited;
+    }
+
+    // Checkpoints n2 signed before and after: verify finds the keys each was signed with.
+    await eventually(async () => {
+      const status = await cluster.status(name);
+      const leader = await cluster.status("n1");
+      assert.equal(status.raftAppliedIndex, leader.raftAppliedIndex);
+    });
+    await cluster.kill9(name);
+    cluster.forgetClient(name);
+    const verified = qmesh(["ledger", "verify", "--data-dir", dataDir]);
+    assert.equal(verified.status, 0, verified.stdout + verified.stderr);
+    assert.match(
+      verified.stdout,
+      /checkpoints: [1-9]\d* certified, every one signed by a quorum .*; [1-9]\d* counted a member's keys from before a rotation/,
+    );
+    await cluster.start(name, names, "existing");
+
+    const nowhere = qmesh(["ledger", "rotate-keys", "--data-dir", join(cluster.dir, "nowhere")]);
+    assert.equal(nowhere.status, 1);
+    assert.match(
+      nowhere.stderr,
+      /rotate-keys: .*ledger-keys\.json does not exist: a member makes its ledger keys on its first start/,
+    );
   });
 
   it("verify recomputes a stopped member's ledger, and finds a value changed behind its back", async () => {

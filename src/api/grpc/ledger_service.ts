@@ -61,6 +61,7 @@ export function checkpoint(node: QmeshNode, pb: Json): Json {
   const root = tree.root(size);
   const origin = ledgerOrigin(node.clusterId);
   const note = node.ledger.checkpoints.certifiedNote(size);
+  const voters = node.voterKeyPublications();
   return {
     header: header(node),
     tree_size: String(size),
@@ -69,7 +70,11 @@ export function checkpoint(node: QmeshNode, pb: Json): Json {
     checkpoint: formatCheckpoint({ origin, size, rootHash: root, extensions: [] }),
     signed_note: note ?? "",
     certified: note !== undefined,
-    member_keys: node.voterLedgerKeys(),
+    member_keys: voters.map((voter) => voter.keys),
+    member_key_leaves: voters.map((voter) => {
+      const leaf = voter.raftIndex === undefined ? undefined : tree.leafIndexForRaftIndex(voter.raftIndex);
+      return String(leaf ?? -1);
+    }),
   };
 }
 
