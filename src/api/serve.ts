@@ -16,6 +16,7 @@ import { leaseService } from "./grpc/lease_service.ts";
 import { ledgerService } from "./grpc/ledger_service.ts";
 import { lockService } from "./grpc/lock_service.ts";
 import { maintenanceService } from "./grpc/maintenance_service.ts";
+import { acceptingEncoded } from "./grpc/proof_wire.ts";
 import { services } from "./grpc/proto.ts";
 import { watchService } from "./grpc/watch_service.ts";
 
@@ -51,7 +52,10 @@ export async function startClientApi(
   server.addService(services.Cluster.service, clusterService(ctx));
   server.addService(services.Maintenance.service, maintenanceService(ctx));
   server.addService(services.Health.service, healthService(ctx));
-  server.addService(services.Ledger.service, ledgerService(ctx));
+  server.addService(
+    acceptingEncoded(services.Ledger.service, ["InclusionProofs"]),
+    ledgerService(ctx),
+  );
   server.addService(services.Contracts.service, contractsService(ctx));
   const gateway = createGatewayServer(node, ctx.auth);
   const ports: ClientPort[] = [];

@@ -10,6 +10,7 @@ import { header } from "../common.ts";
 import type { Json } from "../json.ts";
 import { type ApiContext, unary } from "./context.ts";
 import { RpcError } from "./etcd_errors.ts";
+import { EncodedMessage, encodeInclusionProofs } from "./proof_wire.ts";
 
 const GRPC_INVALID_ARGUMENT = grpc.status.INVALID_ARGUMENT;
 const GRPC_NOT_FOUND = grpc.status.NOT_FOUND;
@@ -72,7 +73,8 @@ export function checkpoint(node: QmeshNode, pb: Json): Json {
     certified: note !== undefined,
     member_keys: voters.map((voter) => voter.keys),
     member_key_leaves: voters.map((voter) => {
-      const leaf = voter.raftIndex === undefined ? undefined : tree.leafIndexForRaftIndex(voter.raftIndex);
+      const leaf =
+        voter.raftIndex === undefined ? undefined : tree.leafIndexForRaftIndex(voter.raftIndex);
       return String(leaf ?? -1);
     }),
   };
@@ -196,7 +198,12 @@ export function ledgerService(ctx: ApiContext): grpc.UntypedServiceImplementatio
   return {
     Checkpoint: unary(guarded(checkpoint)),
     InclusionProof: unary(guarded(inclusion)),
-    InclusionProofs: unary(guarded(inclusionBatch)),
+    // In wire form already (proof_wire.ts): serve.ts registers the method to pass it through.
+    InclusionProofs: unary(async (pb: Json, call: grpc.ServerUnaryCall<Json, Json>) => {
+      auth.checkAdmin(call.metadata);
+      const encoded = new EncodedMessage(encodeInclusionProofs(inclusionBatch(node, pb)));
+      return { response: encoded as unknown as Json };
+    }),
     ConsistencyProof: unary(guarded(consistency)),
     Leaves: unary(guarded(leaves)),
   };
