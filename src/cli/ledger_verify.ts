@@ -30,8 +30,9 @@ import {
 import { ContractGuard } from "../node/contract_guard.ts";
 import { dataDirLayout } from "../node/data_dir.ts";
 import { LEDGER_DB } from "../node/member_ledger.ts";
-import { type MemberInfo, MemberRegistry } from "../node/members.ts";
+import { decodeMemberInfo, type MemberInfo, MemberRegistry } from "../node/members.ts";
 import { MEMBERS_META_KEY } from "../node/raft_member.ts";
+import { decodeConfChange } from "../raft/index.ts";
 import { checkWalAgainstLedger } from "./ledger_wal.ts";
 
 export interface VerifyOutput {
@@ -78,7 +79,10 @@ export async function verifyDataDir(dataDir: string, io: VerifyOutput): Promise<
       `tree: ${size} leaves re-hashed in ${treeSeconds.toFixed(1)} s ` +
         `(${Math.round(size / treeSeconds)} leaves/s): ${treeCheck.problems.length === 0 ? "matches its leaves" : "DOES NOT match its leaves"}`,
     );
-    const keyHistory: KeyHistory = new Map();
+    const stored = kv.getMeta(MEMBERS_META_KEY);
+    const keyHistory = new KeyHistory(
+      stored === undefined ? [] : MemberRegistry.decode(stored).list(),
+    );
     if (treeCheck.problems.length === 0) ok = (await replay(kv, tree, io, keyHistory)) && ok;
     const wal = await checkWalAgainstLedger(layout.wal, tree, kv.appliedIndex);
     for (const problem of wal.problems.slice(0, 20)) io.out(`WAL: ${problem}`);
@@ -111,21 +115,35 @@ function progressEvery(io: VerifyOutput, what: string, total: number) {
   };
 }
 
-/** Every set of ledger keys each key name had, in log order, as members published them. */
-type KeyHistory = Map<string, TrustedMember[]>;
+/**
+ * Every set of ledger keys each key name had, in log order: the member registry rebuilt from the
+ * membership and attribute leaves by the members' own rules (MemberRegistry).
+ */
+class KeyHistory {
+  private readonly registry: MemberRegistry;
+  readonly versions = new Map<string, TrustedMember[]>();
 
-/** A member publishing its own keys (members.ts applies no other): one more set for its name. */
-function notePublishedKeys(leaf: Leaf, history: KeyHistory): void {
-  if (leaf.kind !== LeafKind.MemberAttributes || leaf.rejected !== null) return;
-  try {
-    const info = JSON.parse(Buffer.from(leaf.request).toString("utf8")) as Partial<MemberInfo>;
-    if (info.id !== leaf.proposer || typeof info.ledgerKeys !== "string") return;
-    const keys = decodePublicLedgerKeys(info.ledgerKeys);
-    const versions = history.get(keys.name) ?? [];
-    versions.push(keys);
-    history.set(keys.name, versions);
-  } catch {
-    // Not keys a member could have applied; the certified check uses the registry's.
+  /** `members`: the member's registry now; the first members come from flags, not leaves. */
+  constructor(members: readonly MemberInfo[]) {
+    this.registry = new MemberRegistry(
+      members.map(({ ledgerKeys: _keys, ledgerKeysIndex: _index, ...addresses }) => addresses),
+    );
+  }
+
+  note(leaf: Leaf): void {
+    if (leaf.rejected !== null) return;
+    if (leaf.kind === LeafKind.Membership) {
+      this.registry.applyConfChange(decodeConfChange(leaf.request));
+    } else if (leaf.kind === LeafKind.MemberAttributes) {
+      const info = decodeMemberInfo(leaf.request);
+      if (info === null) return;
+      const before = this.registry.get(info.id)?.ledgerKeys;
+      this.registry.publish(info, leaf.proposer, leaf.index);
+      const after = this.registry.get(info.id)?.ledgerKeys;
+      if (after === undefined || after === before) return;
+      const keys = decodePublicLedgerKeys(after);
+      this.versions.set(keys.name, [...(this.versions.get(keys.name) ?? []), keys]);
+    }
   }
 }
 
@@ -142,7 +160,7 @@ function keysSigning(note: string, members: TrustedMember[], history: KeyHistory
   }
   return members.map((current) => {
     const ids = new Set(lines.filter((l) => l.name === current.name).map((l) => l.keyId));
-    const versions = history.get(current.name) ?? [];
+    const versions = history.versions.get(current.name) ?? [];
     const signing = versions.find((keys) =>
       COSIGNATURE_ALGORITHMS.some((algorithm) => {
         const publicKey = memberPublicKey(keys, algorithm);
@@ -172,7 +190,7 @@ async function replay(
     let done = 0;
     for (const { leaf } of tree.leaves(0, size)) {
       const decoded = decodeLeaf(leaf);
-      notePublishedKeys(decoded, keyHistory);
+      keyHistory.note(decoded);
       items.push({
         index: decoded.index,
         command: decoded.kind === LeafKind.Kv ? decoded.request : null,

@@ -2,7 +2,7 @@
 // ids to names and URLs. It changes only by applying log entries (a conf change carrying a
 // MemberInfo in its context, or a member publishing its client URL), so every member agrees.
 import { decodePublicLedgerKeys } from "../ledger/index.ts";
-import type { NodeId } from "../raft/index.ts";
+import { type ConfChange, ConfChangeType, type NodeId } from "../raft/index.ts";
 import { memberIdOf } from "./config.ts";
 
 /**
@@ -104,6 +104,23 @@ export class MemberRegistry {
       }
     }
     return true;
+  }
+
+  /**
+   * Applies a conf change's member info (addresses only: ledger keys come from the member's own
+   * publish) and its removals.
+   */
+  applyConfChange(change: ConfChange): void {
+    const info = decodeMemberInfo(change.context);
+    if (info !== null) {
+      const { ledgerKeys: _, ...addresses } = info;
+      this.upsert(addresses);
+    }
+    // Only an explicit removal drops a member's address: while the bootstrap entries are
+    // applied one by one, the config briefly lacks members that are there all along.
+    for (const single of change.changes) {
+      if (single.type === ConfChangeType.RemoveNode) this.remove(single.nodeId);
+    }
   }
 
   remove(id: NodeId): void {

@@ -12,7 +12,6 @@ import { rm } from "node:fs/promises";
 import type { ApplyItem, ApplyResult, MvccStore } from "../kv/index.ts";
 import { LeafKind } from "../ledger/index.ts";
 import {
-  ConfChangeType,
   type ConfState,
   decodeConfChange,
   type Entry,
@@ -354,17 +353,7 @@ export class RaftMember {
   private applyConfChange(entry: Entry): void {
     const change = decodeConfChange(entry.data);
     this.confState = this.raft.applyConfChange(change);
-    const info = decodeMemberInfo(change.context);
-    // Addresses only: ledger keys come from the member's own publish (MemberRegistry.publish).
-    if (info !== null) {
-      const { ledgerKeys: _, ...addresses } = info;
-      this.members.upsert(addresses);
-    }
-    // Only an explicit removal drops a member's address: while the bootstrap entries are
-    // applied one by one, the config briefly lacks members that are there all along.
-    for (const single of change.changes) {
-      if (single.type === ConfChangeType.RemoveNode) this.members.remove(single.nodeId);
-    }
+    this.members.applyConfChange(change);
   }
 
   /** The voters and their published keys now, in log order (see LeafSource.membership). */
