@@ -4,12 +4,16 @@
 //      with --ledger false, alternated (on, off, off, on, off, on) so drift on a shared machine
 //      cancels, and the members' CPU time per write, which that drift moves far less;
 //   2. inclusion proofs served per second by one member over gRPC (each checked by the client),
-//      and the proofs per second the member's tree computes in-process (no RPC);
+//      the proofs per second the member's tree computes in-process (no RPC), and what encoding
+//      a reply of 100 of them costs, by hand and through proto-loader;
 //   3. verifying a member's stored tree from its leaves (the core of `qmesh ledger verify`);
 //   4. Ed25519 and ML-DSA-65 checkpoint signing and verification;
 //   5. the initial corruption check's local work on that member's data (history hash, live keys).
 import { spawn } from "node:child_process";
 import { parseArgs } from "node:util";
+import type * as grpc from "@grpc/grpc-js";
+import { encodeInclusionProofs } from "../src/api/grpc/proof_wire.ts";
+import { services } from "../src/api/grpc/proto.ts";
 import { MvccStore } from "../src/kv/index.ts";
 import {
   cosignCheckpoint,
@@ -194,6 +198,24 @@ const proofMs = timePerOp(() => {
   tree.inclusionProof(next, size);
   next = (next + 7919) % size;
 });
+// The same 100 proofs as one InclusionProofs reply, encoded as the member does (by hand) and as
+// proto-loader would: what proof_wire.ts saves per proof.
+const reply = {
+  header: { cluster_id: "205084305469", member_id: "1", revision: "1", raft_term: "2" },
+  tree_size: String(size),
+  root_hash: tree.root(size),
+  proofs: Array.from({ length: 100 }, (_, i) => {
+    const index = (i * 7919) % size;
+    return {
+      leaf_index: String(index),
+      leaf: tree.leaf(index)!,
+      proof: tree.inclusionProof(index, size),
+    };
+  }),
+};
+const inclusionProofs = (services.Ledger as grpc.ServiceClientConstructor).service.InclusionProofs!;
+const handEncodeUs = timePerOp(() => encodeInclusionProofs(reply)) * 10;
+const libraryEncodeUs = timePerOp(() => inclusionProofs.responseSerialize(reply)) * 10;
 const verifyStart = performance.now();
 const verified = verifyStoredTree(tree);
 const verifySeconds = (performance.now() - verifyStart) / 1000;
@@ -220,6 +242,9 @@ out(
 );
 out(
   `inclusion proofs computed in-process: ${(1000 / proofMs).toFixed(0)}/s (${(proofMs * 1000).toFixed(1)} µs each)`,
+);
+out(
+  `InclusionProofs reply of 100 proofs, encoding: ${handEncodeUs.toFixed(2)} µs per proof by hand (proof_wire.ts), ${libraryEncodeUs.toFixed(2)} through proto-loader`,
 );
 out(
   `stored tree re-verified from its leaves: ${(verified.size / verifySeconds).toFixed(0)} leaves/s (${verified.size} in ${verifySeconds.toFixed(2)} s, ${verified.problems.length} problems)`,

@@ -21,22 +21,29 @@ import { auditCluster } from "./ledger_audit.ts";
 const ORIGIN = "qmesh/cluster/audit";
 const members = ["a", "b", "c"].map((name) => generateLedgerKeys(name, { mldsa: false }));
 
-/** A log whose leaves are `prefix-0`, `prefix-1`, ...: a different prefix is another history. */
-function history(prefix: string, size: number) {
+/** The RFC 9162 tree over `leaves`: each size's root, and the stored hashes proofs read. */
+function treeOf(leaves: readonly Uint8Array[]) {
   const nodes = new Map<string, Uint8Array>();
   const appender = MerkleAppender.empty();
   const roots: Uint8Array[] = [];
-  for (let i = 0; i < size; i++) {
+  for (const leaf of leaves) {
     const created: NewNode[] = [];
-    appender.append(hashLeaf(new TextEncoder().encode(`${prefix}-${i}`)), created);
+    appender.append(hashLeaf(leaf), created);
     for (const node of created) nodes.set(`${node.level}/${node.index}`, node.hash);
     roots.push(appender.root());
   }
+  const hashes = (level: number, index: number) => nodes.get(`${level}/${index}`)!;
   return {
+    leaves,
+    hashes,
     root: (n: number) => roots[n - 1]!,
-    proof: (from: number, to: number) =>
-      consistencyProof((level, index) => nodes.get(`${level}/${index}`)!, from, to),
+    proof: (from: number, to: number) => consistencyProof(hashes, from, to),
   };
+}
+
+/** A log whose leaves are `prefix-0`, `prefix-1`, ...: a different prefix is another history. */
+function history(prefix: string, size: number) {
+  return treeOf(Array.from({ length: size }, (_, i) => new TextEncoder().encode(`${prefix}-${i}`)));
 }
 
 /** A fake cluster serving certified checkpoints of `sizes` in turn, from `logOf(size)`. */
@@ -129,33 +136,28 @@ const A_ID = 7;
 const publicJson = (keys: (typeof members)[number]) =>
   encodePublicLedgerKeys(publicLedgerKeys(keys));
 
-/** A log of `put-i` leaves whose leaf `at` publishes `published` for member id `id`. */
+/** A log of `put-i` leaves whose leaf `at` is a MemberAttributes leaf of `request`. */
 function logWithPublication(at: number, proposer: number, request: object, size = 40) {
-  const leaves = Array.from({ length: size }, (_, i) =>
-    i === at
-      ? encodeLeaf({
-          kind: LeafKind.MemberAttributes,
-          index: 100 + i,
-          term: 1,
-          proposer,
-          revision: 5,
-          rejected: null,
-          request: new TextEncoder().encode(JSON.stringify(request)),
-        })
-      : new TextEncoder().encode(`put-${i}`),
+  return treeOf(
+    Array.from({ length: size }, (_, i) =>
+      i === at
+        ? encodeLeaf({
+            kind: LeafKind.MemberAttributes,
+            index: 100 + i,
+            term: 1,
+            proposer,
+            revision: 5,
+            rejected: null,
+            request: new TextEncoder().encode(JSON.stringify(request)),
+          })
+        : new TextEncoder().encode(`put-${i}`),
+    ),
   );
-  const nodes = new Map<string, Uint8Array>();
-  const appender = MerkleAppender.empty();
-  const roots: Uint8Array[] = [];
-  for (const leaf of leaves) {
-    const created: NewNode[] = [];
-    appender.append(hashLeaf(leaf), created);
-    for (const node of created) nodes.set(`${node.level}/${node.index}`, node.hash);
-    roots.push(appender.root());
-  }
-  const hashes = (level: number, index: number) => nodes.get(`${level}/${index}`)!;
-  return { leaves, root: (n: number) => roots[n - 1]!, hashes };
 }
+
+/** A log whose leaf `at` is a's own publication of its rotated keys. */
+const rotationAt = (at: number) =>
+  logWithPublication(at, A_ID, { id: A_ID, name: "a", ledgerKeys: publicJson(rotatedA) });
 
 /** Checkpoints of `sizes` in turn; from `rotatedFrom` on, a signs with its new keys and the cluster lists them at `listedLeaf`. */
 function rotatingCluster(
@@ -195,9 +197,7 @@ function rotatingCluster(
       }
       const to = Number(request.to_size);
       return {
-        proof: consistencyProof(log.hashes, Number(request.from_size), to).map((h) =>
-          Buffer.from(h),
-        ),
+        proof: log.proof(Number(request.from_size), to).map((h) => Buffer.from(h)),
       };
     },
   } as unknown as Session;
@@ -216,11 +216,7 @@ const audit = async (session: Session) => {
 };
 
 test("a member's rotated keys are pinned once a certified tree proves their publication", async () => {
-  const log = logWithPublication(25, A_ID, {
-    id: A_ID,
-    name: "a",
-    ledgerKeys: publicJson(rotatedA),
-  });
+  const log = rotationAt(25);
   const output = await audit(rotatingCluster([20, 30, 40], log, 30, 25));
   // At 30, a's new signature does not count (b and c are the quorum), and the change is proven.
   assert.match(output, /size 30 root [0-9a-f]+ signed by b, c, consistent with size 20/);
@@ -229,22 +225,14 @@ test("a member's rotated keys are pinned once a certified tree proves their publ
 });
 
 test("a checkpoint certified with the rotated member's new key is asked again until the pinned keys' signatures joined it", async () => {
-  const log = logWithPublication(25, A_ID, {
-    id: A_ID,
-    name: "a",
-    ledgerKeys: publicJson(rotatedA),
-  });
+  const log = rotationAt(25);
   const output = await audit(rotatingCluster([20, 30, 40], log, 30, 25, true));
   assert.match(output, /size 30 root [0-9a-f]+ signed by b, c, consistent with size 20/);
   assert.match(output, /a published new keys at leaf 25/);
 });
 
 test("a key change beyond the certified tree waits for a checkpoint that covers it", async () => {
-  const log = logWithPublication(35, A_ID, {
-    id: A_ID,
-    name: "a",
-    ledgerKeys: publicJson(rotatedA),
-  });
+  const log = rotationAt(35);
   const output = await audit(rotatingCluster([20, 30, 40], log, 30, 35));
   assert.match(output, /a lists new keys \(leaf 35\); they are pinned once a checkpoint/);
   assert.match(output, /a published new keys at leaf 35, in the tree of size 40/);
@@ -259,7 +247,7 @@ test("a key change the log does not prove fails the audit", async () => {
     /AUDIT FAILED: a's new keys are not proven by the log: leaf 25 was proposed by another member/,
   );
   // The cluster points at a leaf that is a plain write.
-  const honest = logWithPublication(25, A_ID, { id: A_ID, name: "a", ledgerKeys: json });
+  const honest = rotationAt(25);
   await assert.rejects(
     audit(rotatingCluster([20, 30], honest, 30, 24)),
     /leaf 24 is not an applied publication of member attributes/,

@@ -31,6 +31,18 @@ describe("qmesh ledger proof | check | audit | rotate-keys | verify", { timeout:
   });
   after(() => cluster.destroy());
 
+  /** `qmesh ledger audit` in the background, its stdout and stderr collected together. */
+  function startAudit(args: readonly string[]) {
+    const child = spawn(process.execPath, [BIN, "ledger", "audit", ...args], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
+    return { child, exited, output: () => output };
+  }
+
   it("a receipt made on a live cluster checks offline, and a tampered one is refused", async () => {
     const file = join(cluster.dir, "receipt.json");
     const made = qmesh(["ledger", "proof", "cli/3", "--out", file, "--endpoints", endpoints]);
@@ -77,22 +89,17 @@ describe("qmesh ledger proof | check | audit | rotate-keys | verify", { timeout:
   });
 
   it("the audit follows new certified checkpoints, each consistent with the one before", async () => {
-    const audit = spawn(
-      process.execPath,
-      [BIN, "ledger", "audit", "--duration", "5", "--interval", "300", "--endpoints", endpoints],
-      { stdio: ["ignore", "pipe", "pipe"] },
-    );
-    let output = "";
-    audit.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
-    audit.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
-    const exited = new Promise<number | null>((resolve) => audit.on("exit", resolve));
+    const audit = startAudit(["--duration", "5", "--interval", "300", "--endpoints", endpoints]);
     for (let i = 0; i < 15; i++) {
       await cluster.put("n1", `audit/${i}`, "x");
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
-    assert.equal(await exited, 0, output);
-    assert.match(output, /pinned the keys of /);
-    assert.match(output, /size \d+ root [0-9a-f]{16} signed by .+, consistent with size \d+/);
+    assert.equal(await audit.exited, 0, audit.output());
+    assert.match(audit.output(), /pinned the keys of /);
+    assert.match(
+      audit.output(),
+      /size \d+ root [0-9a-f]{16} signed by .+, consistent with size \d+/,
+    );
   });
 
   it("a member's rotated keys go through the log: an auditor pins them from a certified tree, and verify checks old and new signatures", async () => {
@@ -102,17 +109,10 @@ describe("qmesh ledger proof | check | audit | rotate-keys | verify", { timeout:
     const before = publicKeysOf();
     // The auditor asks n1 and n3 only: n2 is restarted under it.
     const others = ["n1", "n3"].map((n) => cluster.spec(n).clientUrl).join(",");
-    const audit = spawn(
-      process.execPath,
-      [BIN, "ledger", "audit", "--duration", "60", "--interval", "200", "--endpoints", others],
-      { stdio: ["ignore", "pipe", "pipe"] },
-    );
-    let output = "";
-    audit.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
-    audit.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
-    const exited = new Promise<number | null>((resolve) => audit.on("exit", resolve));
+    const audit = startAudit(["--duration", "60", "--interval", "200", "--endpoints", others]);
+    const output = audit.output;
     try {
-      await eventually(async () => assert.match(output, /pinned the keys of /));
+      await eventually(async () => assert.match(output(), /pinned the keys of /));
       await cluster.kill9(name);
       cluster.forgetClient(name);
       const rotated = qmesh(["ledger", "rotate-keys", "--data-dir", dataDir]);
@@ -127,12 +127,12 @@ describe("qmesh ledger proof | check | audit | rotate-keys | verify", { timeout:
       // and from then on n2's signatures count again.
       await eventually(async () => {
         await cluster.put("n1", "rotate/k", "v");
-        assert.match(output, /n2\.\S+ published new keys at leaf \d+, in the tree of size \d+/);
-        const since = output.slice(output.search(/n2\.\S+ published new keys/));
+        assert.match(output(), /n2\.\S+ published new keys at leaf \d+, in the tree of size \d+/);
+        const since = output().slice(output().search(/n2\.\S+ published new keys/));
         // All three count again (in the order the auditor pinned them).
         assert.match(since, /^size \d+ .*signed by (?=[^\n]*n1\.)(?=[^\n]*n2\.)(?=[^\n]*n3\.)/m);
       }, 40_000);
-      assert.doesNotMatch(output, /AUDIT FAILED/);
+      assert.doesNotMatch(output(), /AUDIT FAILED/);
       const { body } = await cluster.call("n1", "/v3/ledger/checkpoint", { certified: true });
       assert.ok(
         (body.member_keys as string[]).some(
@@ -141,8 +141,8 @@ describe("qmesh ledger proof | check | audit | rotate-keys | verify", { timeout:
         "the cluster lists n2's new keys",
       );
     } finally {
-      audit.kill();
-      await exited;
+      audit.child.kill();
+      await audit.exited;
     }
 
     // Checkpoints n2 signed before and after: verify finds the keys each was signed with.
