@@ -141,12 +141,15 @@ test("a missing node or leaf is reported as damage, not as a wrong proof", () =>
   const { env, db } = openEnv();
   const tree = new LedgerTree(db);
   appendBatch(env, tree, 0, 16);
-  // The level-2 node over leaves 4..7.
-  const key = Uint8Array.of(0, 2, 0, 0, 0, 0, 0, 0, 0, 1);
-  const node = tree.storedNode(2, 1)!;
+  // The level-2 node over leaves 4..7 is kept with leaf 7, which completed it.
+  const key = Uint8Array.of(1, 0, 0, 0, 0, 0, 0, 0, 7);
+  const record = Uint8Array.from(db.getBinary(key)!);
   db.removeSync(key);
   assert.throws(() => tree.inclusionProof(0, 16), /ledger node \(level 2, index 1\) is missing/);
-  db.putSync(key, node);
+  db.putSync(key, record);
+  assert.ok(
+    verifyInclusion(hashLeaf(leafBytes(0)), 0, 16, tree.inclusionProof(0, 16), tree.root()),
+  );
   // Leaf 1: the lowest levels are recomputed from the leaves.
   db.removeSync(Uint8Array.of(1, 0, 0, 0, 0, 0, 0, 0, 1));
   assert.throws(() => tree.inclusionProof(0, 16), /ledger leaf \(level 0, index 1\) is missing/);
@@ -164,7 +167,6 @@ test("verifying the stored tree from its leaves finds each kind of tampering, wi
   assert.equal(progress.at(-1), 21);
 
   const leafKey = (i: number) => Uint8Array.of(1, 0, 0, 0, 0, 0, 0, 0, i);
-  const nodeKey = (level: number, i: number) => Uint8Array.of(0, level, 0, 0, 0, 0, 0, 0, 0, i);
   // A leaf changed, and then its stored hash too: each is found.
   const original = Uint8Array.from(db.getBinary(leafKey(5))!);
   const changed = Uint8Array.from(original);
@@ -182,14 +184,29 @@ test("verifying the stored tree from its leaves finds each kind of tampering, wi
   );
   db.putSync(leafKey(5), original);
 
-  const node = tree.storedNode(2, 1)!;
-  const forged = Uint8Array.from(node);
-  forged[0]! ^= 0x80;
-  db.putSync(nodeKey(2, 1), forged);
-  const forgedProblems = verifyStoredTree(tree).problems;
-  assert.equal(forgedProblems[0]!.index, 4);
-  assert.match(forgedProblems[0]!.message, /stored hash over leaves 4\.\.7 does not match/);
-  db.putSync(nodeKey(2, 1), node);
+  // The subtree hashes kept in leaf 15's record: levels 2 (12..15), 3 (8..15) and 4 (0..15).
+  const record15 = Uint8Array.from(db.getBinary(leafKey(15))!);
+  for (const [level, first, last] of [
+    [2, 12, 15],
+    [3, 8, 15],
+    [4, 0, 15],
+  ] as const) {
+    assert.deepEqual(
+      record15.subarray(32 * (level - 1), 32 * level),
+      tree.storedNode(level, 15 >> level),
+    );
+    const forged = Uint8Array.from(record15);
+    forged[32 * (level - 1)]! ^= 0x80;
+    db.putSync(leafKey(15), forged);
+    const forgedProblems = verifyStoredTree(tree).problems;
+    assert.equal(forgedProblems.length, 1);
+    assert.equal(forgedProblems[0]!.index, first);
+    assert.match(
+      forgedProblems[0]!.message,
+      new RegExp(`stored hash over leaves ${first}\\.\\.${last} does not match`),
+    );
+    db.putSync(leafKey(15), record15);
+  }
 
   const leaf9 = Uint8Array.from(db.getBinary(leafKey(9))!);
   db.removeSync(leafKey(9));
@@ -229,7 +246,7 @@ test("a ledger written before leaf records carried their hash is refused with wh
   db.removeSync(Uint8Array.of(0x03, ...new TextEncoder().encode("format")));
   assert.throws(
     () => new LedgerTree(db),
-    /written by an older qmesh \(ledger format 1, this build reads 2\): start it with the build that wrote it/,
+    /written by an older qmesh \(ledger format 1, this build reads 3\): start it with the build that wrote it/,
   );
   // An empty ledger has nothing to misread.
   const fresh = openEnv();

@@ -1,18 +1,19 @@
-// The ledger's persisted tree: leaves and the complete subtree hashes from level 2 up, in one LMDB
-// database of the member's state environment, written inside the same transaction as the apply
-// batch that produced them, so the ledger and the state can never disagree about what was
-// applied. Appending costs O(log n) hashing (amortized two) and 1.25 puts per leaf; the two
-// lowest levels are recomputed from the leaves when a proof needs them (one sibling each), which
-// is cheaper than writing them for every leaf. A proof reads O(log n) stored nodes; memory holds
-// only the O(log n) frontier.
+// The ledger's persisted tree: one record per leaf, in one LMDB database of the member's state
+// environment, written inside the same transaction as the apply batch that produced it, so the
+// ledger and the state can never disagree about what was applied.
 //
-//   [0x00][level u8][index u64 BE] -> 32-byte hash   complete subtree, level >= 2
-//   [0x01][index u64 BE]           -> leaf hash (32 bytes) ++ leaf bytes (leaf.ts)
-//   [0x03]"size"                   -> u64 BE         leaves in the tree
-//   [0x03]"format"                 -> u8 2           leaf records carry their hash
+//   [0x01][index u64 BE] -> leaf hash ++ hashes of the subtrees this leaf completed, level 2 up
+//                           (one per trailing 1 bit of the index past the first) ++ leaf bytes
+//   [0x03]"size"         -> u64 BE   leaves in the tree
+//   [0x03]"format"       -> u8 3
 //
-// The leaf hash kept with the leaf is computed once, at append; a proof then hashes once for its
-// two lowest siblings instead of four times. `ledger verify` checks each against its leaf.
+// A subtree hash lives in the record of the leaf that completed it, the subtree's last leaf, so
+// appending is one put per leaf and every put lands at the right edge of one key range: an apply
+// batch dirties the same few LMDB pages whatever the tree's height (keyed by level, the subtree
+// hashes cost a page per level per commit). Levels 0 and 1 are not stored apart: the leaf hash
+// is in the record, and a level-1 node is one hash of two of them when a proof needs it.
+// Appending costs O(log n) hashing (amortized two); a proof reads O(log n) records; memory holds
+// only the O(log n) frontier and a bounded cache of upper subtrees.
 //
 // Revisions are not indexed: leaves carry the store revision after them, which never decreases
 // along the log, so the leaf that created a revision is found by binary search.
@@ -62,9 +63,8 @@ const NATIVE_HASHER = new NativeHasher();
 
 export type LedgerDb = Database<Uint8Array, Uint8Array>;
 
-const NODE = 0x00;
 const LEAF = 0x01;
-/** Levels below this are not stored: recomputed from leaves (at most 2 leaves, 3 hashes). */
+/** Levels below this are not stored apart from the leaf hash (a level-1 node is one hash). */
 export const LOWEST_STORED_LEVEL = 2;
 const CACHED_FROM_LEVEL = 2;
 const CACHED_PER_LEVEL = 16_384;
@@ -73,9 +73,24 @@ const LEAF_RAFT_INDEX_OFFSET = 2;
 const LEAF_REVISION_OFFSET = 26;
 const SIZE_KEY = Uint8Array.of(0x03, ...new TextEncoder().encode("size"));
 const FORMAT_KEY = Uint8Array.of(0x03, ...new TextEncoder().encode("format"));
-const FORMAT = 2;
+const FORMAT = 3;
 /** Leaf records start with the leaf's hash. */
 const HASH_BYTES = 32;
+
+/** Subtree hashes stored in leaf `index`'s record: the levels >= 2 it completed. */
+export function storedNodesOf(index: number): number {
+  let ones = 0;
+  while (index % 2 === 1) {
+    index = (index - 1) / 2;
+    ones++;
+  }
+  return Math.max(0, ones - 1);
+}
+
+/** Where leaf `index`'s bytes start in its record. */
+function leafOffset(index: number): number {
+  return HASH_BYTES * (1 + storedNodesOf(index));
+}
 
 export class LedgerCorruptError extends Error {
   override name = "LedgerCorruptError";
@@ -85,7 +100,6 @@ export class LedgerTree {
   private appender: MerkleAppender;
   /** The size LMDB holds: what an aborted transaction falls back to. */
   private committedSize: number;
-  private readonly nodeKey = Buffer.alloc(10);
   private readonly indexKey = Buffer.alloc(9);
   private readonly u64 = Buffer.alloc(8);
   private readonly newNodes: NewNode[] = [];
@@ -130,15 +144,16 @@ export class LedgerTree {
     this.newNodes.length = 0;
     const leafHash = NATIVE_HASHER.leaf(leaf);
     this.appender.append(leafHash, this.newNodes);
-    for (const node of this.newNodes) {
-      if (node.level >= LOWEST_STORED_LEVEL) {
-        this.db.putSync(this.nodeKeyOf(node.level, node.index), node.hash);
-      }
-    }
-    const length = HASH_BYTES + leaf.length;
+    // newNodes: the leaf, then one subtree per level it completed, from level 1 up.
+    const stored = Math.max(0, this.newNodes.length - LOWEST_STORED_LEVEL);
+    const at = HASH_BYTES * (1 + stored);
+    const length = at + leaf.length;
     if (length > this.record.length) this.record = Buffer.allocUnsafe(2 * length);
     this.record.set(leafHash, 0);
-    this.record.set(leaf, HASH_BYTES);
+    for (let i = 0; i < stored; i++) {
+      this.record.set(this.newNodes[LOWEST_STORED_LEVEL + i]!.hash, HASH_BYTES * (1 + i));
+    }
+    this.record.set(leaf, at);
     this.db.putSync(this.indexKeyOf(LEAF, index), this.record.subarray(0, length));
     if (index === 0) this.db.putSync(FORMAT_KEY, Uint8Array.of(FORMAT));
     return index;
@@ -199,33 +214,44 @@ export class LedgerTree {
 
   /** A stored subtree hash as it is on disk (no check), level >= 2: for audits of the store. */
   storedNode(level: number, index: number): Uint8Array | undefined {
-    const value = this.db.getBinary(this.nodeKeyOf(level, index));
-    return value === undefined ? undefined : Uint8Array.from(value);
+    const stored = this.readNode(level, index);
+    return stored === undefined ? undefined : Uint8Array.from(stored);
   }
 
   leaf(index: number): Uint8Array | undefined {
     const value = this.db.getBinary(this.indexKeyOf(LEAF, index));
     if (value === undefined) return undefined;
-    if (value.length < HASH_BYTES) throw this.shortRecord(index);
+    const at = leafOffset(index);
+    if (value.length < at) throw this.shortRecord(index);
     // getBinary returns a copy already: a view of it, not a second copy.
-    return new Uint8Array(value.buffer, value.byteOffset + HASH_BYTES, value.length - HASH_BYTES);
+    return new Uint8Array(value.buffer, value.byteOffset + at, value.length - at);
   }
 
-  /** Leaves [from, from + limit) that exist, in order, with the hash stored beside each. */
+  /**
+   * Leaves [from, from + limit) that exist, in order, with the hashes stored beside each: its own
+   * and those of the subtrees it completed (level 2 up, see storedNodesOf).
+   */
   *leaves(
     from: number,
     limit: number,
-  ): Generator<{ index: number; leaf: Uint8Array; storedHash: Uint8Array }> {
+  ): Generator<{
+    index: number;
+    leaf: Uint8Array;
+    storedHash: Uint8Array;
+    storedNodes: Uint8Array;
+  }> {
     const start = Buffer.from(this.indexKeyOf(LEAF, from));
     const end = Uint8Array.of(LEAF + 1);
     for (const { key, value } of this.db.getRange({ start, end, limit })) {
       const index = Number(Buffer.from(key).readBigUInt64BE(1));
-      if (value.length < HASH_BYTES) throw this.shortRecord(index);
+      const at = leafOffset(index);
+      if (value.length < at) throw this.shortRecord(index);
       const record = Uint8Array.from(value);
       yield {
         index,
-        leaf: record.subarray(HASH_BYTES),
+        leaf: record.subarray(at),
         storedHash: record.subarray(0, HASH_BYTES),
+        storedNodes: record.subarray(HASH_BYTES, at),
       };
     }
   }
@@ -255,7 +281,7 @@ export class LedgerTree {
 
   private leafField(index: number, offset: number): number {
     const record = this.db.getBinaryFast(this.indexKeyOf(LEAF, index));
-    const at = HASH_BYTES + offset;
+    const at = leafOffset(index) + offset;
     if (record === undefined || record.length < at + 8) {
       throw new LedgerCorruptError(`ledger leaf ${index} is missing or cut short`);
     }
@@ -278,16 +304,28 @@ export class LedgerTree {
     const cache = level >= CACHED_FROM_LEVEL ? (this.cached[level] ??= new Map()) : undefined;
     const known = cache?.get(index);
     if (known !== undefined) return known;
-    const stored = this.db.getBinaryFast(this.nodeKeyOf(level, index));
-    if (stored === undefined || stored.length !== 32) throw this.missing(level, index);
+    const stored = this.readNode(level, index);
+    if (stored === undefined) throw this.missing(level, index);
     const value = new Uint8Array(32);
-    value.set(stored.subarray(0, 32));
+    value.set(stored);
     if (cache !== undefined) {
       if (cache.size >= CACHED_PER_LEVEL) cache.clear();
       cache.set(index, value);
     }
     return value;
   };
+
+  /**
+   * Subtree (level >= 2, index) from the record of its last leaf, as a view of getBinaryFast's
+   * buffer (reused by the next read): copy it before reading again.
+   */
+  private readNode(level: number, index: number): Uint8Array | undefined {
+    const last = (index + 1) * 2 ** level - 1;
+    const record = this.db.getBinaryFast(this.indexKeyOf(LEAF, last));
+    const at = HASH_BYTES * (level - 1);
+    if (record === undefined || record.length < at + HASH_BYTES) return undefined;
+    return record.subarray(at, at + HASH_BYTES);
+  }
 
   private shortRecord(index: number): LedgerCorruptError {
     return new LedgerCorruptError(
@@ -324,13 +362,6 @@ export class LedgerTree {
     if (!Number.isSafeInteger(size) || size < 0 || size > this.committedSize) {
       throw new RangeError(`tree size ${size} is outside 0..${this.committedSize}`);
     }
-  }
-
-  private nodeKeyOf(level: number, index: number): Buffer {
-    this.nodeKey[0] = NODE;
-    this.nodeKey[1] = level;
-    writeU64(this.nodeKey, index, 2);
-    return this.nodeKey;
   }
 
   private indexKeyOf(prefix: number, index: number): Buffer {
