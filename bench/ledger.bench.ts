@@ -34,6 +34,7 @@ const { values: args } = parseArgs({
   options: {
     seconds: { type: "string", default: "10" },
     concurrency: { type: "string", default: "16,128" },
+    "apply-only": { type: "boolean", default: false },
   },
 });
 const SECONDS = Number(args.seconds);
@@ -146,6 +147,7 @@ const median = (values: readonly number[]) =>
 // 0. The apply path alone, in-process.
 await benchApplyPath(out);
 out();
+if (args["apply-only"]) process.exit(0);
 
 // 1. Writes, ledger on and off.
 // The last round is kept for the proof and verify sections below, so it has the ledger on.

@@ -4,12 +4,11 @@
 // of network and client noise. A third hook does only what any ledger of these leaves must do in
 // apply (hash the leaf, hash about one tree node, put the leaf's record), with the leaves encoded
 // beforehand: the distance from it to the real hook is what the ledger's own code adds.
-import { hash } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type ApplyHook, type ApplyItem, encodeCommand, MvccStore } from "../src/kv/index.ts";
-import { encodeLeaf, LeafKind } from "../src/ledger/index.ts";
+import { encodeLeaf, LeafKind, NATIVE_HASHER } from "../src/ledger/index.ts";
 import { type LeafSource, MemberLedger } from "../src/node/member_ledger.ts";
 
 const ENTRIES = 50_000;
@@ -36,10 +35,10 @@ function sourceOf(i: number, request: Uint8Array): LeafSource {
   return { kind: LeafKind.Kv, index: i + 1, term: 1, proposer: 1, request };
 }
 
-/** The floor hook: two SHA-256 and one put per entry, laid out in one reused buffer. */
+/** The floor hook: per entry, the member's two hashes and one put, laid out in a reused buffer. */
 class FloorHook {
   private readonly db;
-  private readonly scratch = Buffer.allocUnsafe(4096);
+  private readonly record = Buffer.allocUnsafe(4096);
   private readonly key = Buffer.alloc(9);
   private previous: Uint8Array = new Uint8Array(32);
 
@@ -59,19 +58,13 @@ class FloorHook {
   }
 
   private append(index: number): void {
-    const { scratch } = this;
     const leaf = this.leaves[index]!;
-    scratch[0] = 0x00;
-    scratch.set(leaf, 1);
-    const leafHash = hash("sha256", scratch.subarray(0, leaf.length + 1), "buffer");
-    scratch[0] = 0x01;
-    scratch.set(this.previous, 1);
-    scratch.set(leafHash, 33);
-    this.previous = hash("sha256", scratch.subarray(0, 65), "buffer");
-    scratch.set(leafHash, 0);
-    scratch.set(leaf, 32);
+    const leafHash = NATIVE_HASHER.leaf(leaf);
+    this.previous = NATIVE_HASHER.children(this.previous, leafHash);
+    this.record.set(leafHash, 0);
+    this.record.set(leaf, leafHash.length);
     this.key.writeUInt32BE(index, 5);
-    this.db.putSync(this.key, scratch.subarray(0, 32 + leaf.length));
+    this.db.putSync(this.key, this.record.subarray(0, leafHash.length + leaf.length));
   }
 }
 

@@ -59,7 +59,8 @@ function digest(input: Buffer): Uint8Array {
   return new Uint8Array(out.buffer, out.byteOffset, out.length);
 }
 
-const NATIVE_HASHER = new NativeHasher();
+/** The member's hasher: node:crypto through one reused buffer (not for the browser build). */
+export const NATIVE_HASHER: TreeHasher = new NativeHasher();
 
 export type LedgerDb = Database<Uint8Array, Uint8Array>;
 
